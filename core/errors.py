@@ -27,11 +27,14 @@ WRONG_CHANNEL = "wrong_channel"  # a kind published on a topic that does not car
 BAD_TOPIC = "bad_topic"
 
 
-class CoreError(Exception):
-    """Root of every error raised by core."""
+class CoreError(ValueError):
+    """Root of every error raised by core: all of them are bad values.
+
+    (One built-in base only: MicroPython refuses two, e.g. Exception and ValueError.)
+    """
 
 
-class DecodeError(CoreError, ValueError):
+class DecodeError(CoreError):
     """A message breaks the wire contract.
 
     ``code`` is one of the module's reason codes, ``field`` the name of the
@@ -39,15 +42,15 @@ class DecodeError(CoreError, ValueError):
     """
 
     def __init__(self, code: str, detail: str, field: "str | None" = None) -> None:
-        CoreError.__init__(self, code + ": " + detail)
+        super().__init__(code + ": " + detail)
         self.code = code
         self.detail = detail
         self.field = field
 
 
-class EncodeError(CoreError, ValueError):
+class EncodeError(CoreError):
     """A value cannot be put on the wire (wrong type, out of range)."""
 
 
-class TopicError(CoreError, ValueError):
+class TopicError(CoreError):
     """A topic or device id does not follow the contract's scheme."""
