@@ -19,6 +19,7 @@ from typing import Annotated
 
 import httpx
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 import typer
 from influxdb_client import Point, WritePrecision
 
@@ -61,7 +62,7 @@ class Collector:
     def _receive(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
             device_id, channel = topics.parse(msg.topic)
-            message = decode(msg.payload, channel)
+            message = decode(bytes(msg.payload), channel)
         except CoreError as exc:
             self.quarantined.append(f"{msg.topic}: {exc}")
             return
@@ -76,7 +77,8 @@ class Collector:
 
 def _points(device_id: str, message: Message) -> list[Point]:
     def point(measurement: str, ts: int) -> Point:
-        return Point(measurement).tag("device_id", device_id).time(ts, WritePrecision.S)
+        made: Point = Point(measurement).tag("device_id", device_id).time(ts, WritePrecision.S)
+        return made
 
     if isinstance(message, LocationFix):
         return [
@@ -100,7 +102,7 @@ def _points(device_id: str, message: Message) -> list[Point]:
 
 
 def _client(username: str, password: str, broker: MosquittoServer) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
     client.username_pw_set(username, password)
     client.connect(broker.host, broker.port)
     return client

@@ -1,0 +1,76 @@
+"""Settings of the cloud service: the ``[cloud]`` section and ``FIELDWATCH_*`` variables.
+
+Built once at start-up by the service's wiring code, with
+``fieldwatch.settings.load_settings(CloudSettings, config_file)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Self
+from urllib.parse import unquote
+
+from pydantic import AnyUrl, Field, HttpUrl, SecretStr, UrlConstraints, model_validator
+
+from fieldwatch.settings import FieldwatchSettings, Port, default_data_dir
+
+MqttUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mqtt", "mqtts"], host_required=True)]
+# SQLAlchemy-style SQLite URLs: sqlite:///relative/file or sqlite:////absolute/file.
+DatabaseUrl = Annotated[
+    AnyUrl, UrlConstraints(allowed_schemes=["sqlite", "postgresql", "postgres"])
+]
+InfluxName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+
+def _default_database_url(data: dict[str, Any]) -> AnyUrl:
+    data_dir = data.get("data_dir")
+    directory = data_dir if isinstance(data_dir, Path) else default_data_dir()
+    return AnyUrl(f"sqlite:///{(directory / 'fieldwatch.sqlite3').as_posix()}")
+
+
+class CloudSettings(FieldwatchSettings):
+    """What the cloud service needs: its listener, InfluxDB, its database, its keys."""
+
+    section: ClassVar[str] = "cloud"
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="address the API listens on")
+    port: Port = Field(default=8000, description="port the API listens on")
+    influx_url: HttpUrl = Field(
+        default=HttpUrl("http://127.0.0.1:8086"),
+        description="InfluxDB base URL (v1 HTTP API: /write, /query)",
+    )
+    influx_database: InfluxName = Field(
+        default="fieldwatch", description="InfluxDB database holding the time series"
+    )
+    influx_username: str | None = Field(
+        default=None, min_length=1, description="InfluxDB user; unset when auth is off"
+    )
+    influx_password: SecretStr | None = Field(
+        default=None, description="InfluxDB password; set together with influx_username"
+    )
+    database_url: DatabaseUrl = Field(
+        default_factory=_default_database_url,
+        description="relational database: sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-secret-key-for-development-only"),
+        description="key that signs tokens",
+    )
+    mqtt_url: MqttUrl = Field(
+        default=AnyUrl("mqtt://127.0.0.1:1883"),
+        description="broker the cloud sends device config and commands through",
+    )
+
+    @model_validator(mode="after")
+    def _influx_credentials_together(self) -> Self:
+        if (self.influx_username is None) != (self.influx_password is None):
+            raise ValueError("influx_username and influx_password go together: set both or neither")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file ``database_url`` names, or None for PostgreSQL."""
+        if self.database_url.scheme != "sqlite":
+            return None
+        # sqlite:////abs/file has path "//abs/file"; sqlite:///rel/file has "/rel/file".
+        return Path(unquote((self.database_url.path or "/")[1:]))

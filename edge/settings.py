@@ -1,0 +1,80 @@
+"""Settings of the edge gateway: the ``[edge]`` section and ``FIELDWATCH_*`` variables.
+
+Built once at start-up by the gateway's wiring code, with
+``fieldwatch.settings.load_settings(EdgeSettings, config_file)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, AnyUrl, ByteSize, Field, HttpUrl, SecretStr, UrlConstraints
+
+from core.errors import TopicError
+from core.topics import check_device_id
+from fieldwatch.settings import FieldwatchSettings, Port, default_data_dir
+
+MqttUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mqtt", "mqtts"], host_required=True)]
+
+
+def _check_gateway_id(value: str) -> str:
+    try:
+        return check_device_id(value)
+    except TopicError as exc:
+        raise ValueError(f"a gateway id follows the device id scheme: {exc}") from None
+
+
+GatewayId = Annotated[str, AfterValidator(_check_gateway_id)]
+
+
+def _default_buffer_path(data: dict[str, Any]) -> Path:
+    data_dir = data.get("data_dir")
+    return (data_dir if isinstance(data_dir, Path) else default_data_dir()) / "edge-buffer.sqlite3"
+
+
+class EdgeSettings(FieldwatchSettings):
+    """What one gateway needs: its broker, its buffer, its cloud, its batching."""
+
+    section: ClassVar[str] = "edge"
+
+    gateway_id: GatewayId = Field(
+        default="gateway-dev",
+        description="this gateway's id; device id scheme: 3-32 of a-z, 0-9, '-'",
+    )
+    mqtt_url: MqttUrl = Field(
+        default=AnyUrl("mqtt://127.0.0.1:1883"),
+        description="the local broker the devices publish to (mqtt:// or mqtts://)",
+    )
+    mqtt_username: str = Field(
+        default="fieldwatch-edge", min_length=1, description="broker user of the gateway"
+    )
+    mqtt_password: SecretStr = Field(
+        default=SecretStr("dev-mqtt-password"), description="broker password of the gateway"
+    )
+    buffer_path: Path = Field(
+        default_factory=_default_buffer_path,
+        description="SQLite file holding readings until the cloud confirms them",
+    )
+    buffer_max_bytes: Annotated[ByteSize, Field(gt=0)] = Field(
+        default=ByteSize(1024**3),
+        description="size the buffer may reach; an int of bytes or e.g. '512MiB', '2GB'",
+    )
+    cloud_url: HttpUrl = Field(
+        default=HttpUrl("http://127.0.0.1:8000"),
+        description="base URL of the cloud ingest API",
+    )
+    gateway_token: SecretStr = Field(
+        default=SecretStr("dev-gateway-token"),
+        description="bearer token the gateway presents to the cloud",
+    )
+    forward_batch_max_readings: int = Field(
+        default=500, gt=0, description="a batch is sent once it holds this many readings"
+    )
+    forward_batch_max_age_s: float = Field(
+        default=2.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="a batch is sent once its oldest reading waited this many seconds",
+    )
+    metrics_port: Port = Field(default=9464, description="port of the Prometheus metrics page")
