@@ -19,9 +19,9 @@ from typing import Annotated
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 import typer
 from influxdb_client import Point, WritePrecision
+from paho.mqtt.enums import CallbackAPIVersion
 
 from core import codec, contract, topics
 from core.errors import CoreError
