@@ -153,14 +153,15 @@ def _render_value(value: object) -> str:
     return "(unset)" if value is None else json.dumps(value)
 
 
-def _register_demo() -> None:
-    # Imported here, after `app` exists, so that fieldwatch.demo may import from this module.
+def _register_parts() -> None:
+    """Each part's commands, one line each. Imported here, after `app` exists, so that
+    a part's CLI module may import ConfigFileOption and friends from this module."""
     from fieldwatch.demo import demo_command
 
     app.command("demo")(demo_command)
 
 
-_register_demo()
+_register_parts()
 
 
 def main() -> None:
