@@ -156,9 +156,11 @@ def _render_value(value: object) -> str:
 def _register_parts() -> None:
     """Each part's commands, one line each. Imported here, after `app` exists, so that
     a part's CLI module may import ConfigFileOption and friends from this module."""
+    from fieldwatch.bench.cli import app as bench_app
     from fieldwatch.demo import demo_command
 
     app.command("demo")(demo_command)
+    app.add_typer(bench_app, name="bench")
 
 
 _register_parts()

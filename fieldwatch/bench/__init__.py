@@ -1,0 +1,1 @@
+"""Benchmark commands (``fieldwatch bench ...``); results go to docs/benchmarks.md."""
