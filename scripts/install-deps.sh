@@ -16,9 +16,13 @@ done
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   need+=(nodejs npm)
 fi
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+if ! command -v python3 >/dev/null 2>&1; then
+  need+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   need+=(python3-venv)
 fi
+# PyPI and the npm registry are reached over TLS.
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -48,7 +52,9 @@ else
 fi
 
 # --- Python environment (from uv.lock, never re-resolved) -------------------
-"$UV" sync --frozen --quiet --python python3
+# The system's certificate store, as pip, npm and apt use: a site that inspects
+# TLS with its own authority installs it there, and uv's built-in roots lack it.
+UV_SYSTEM_CERTS=1 "$UV" sync --frozen --quiet --python python3
 
 # --- node packages (from package-lock.json) --------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
