@@ -31,5 +31,39 @@ package(
     base_path="..",
 )
 
-# Device agents are added here as they are written, one module() line each, e.g.
-# module("agent.py")
+# The device agents, their shared logic, parsers and HAL, frozen as the `firmware_py`
+# package (the same import names as on the host). Not frozen: host/ (simulated twins and
+# the paho transport) and the per-kind main.py files, one of which is copied to the
+# board's filesystem as /main.py (see docs/firmware.md).
+package(
+    "firmware_py",
+    files=[
+        "__init__.py",
+        "nmea.py",
+        "modbus.py",
+        "agent/__init__.py",
+        "agent/backoff.py",
+        "agent/batch.py",
+        "agent/commands.py",
+        "agent/crc.py",
+        "agent/device.py",
+        "agent/persist.py",
+        "agent/position.py",
+        "agent/settings.py",
+        "agent/store.py",
+        "agent/uplink.py",
+        "bracelet/__init__.py",
+        "bracelet/agent.py",
+        "bracelet/board.py",
+        "river_sensor/__init__.py",
+        "river_sensor/agent.py",
+        "river_sensor/board.py",
+        "river_sensor/sonde.py",
+        "hal/__init__.py",
+        "hal/board.py",
+        "hal/flash.py",
+        "device/__init__.py",
+        "device/runtime.py",
+    ],
+    base_path="..",
+)

@@ -1,0 +1,1 @@
+"""The bracelet: GNSS fixes, strap and button events, roll calls, health."""

@@ -1,0 +1,1 @@
+"""The river water-quality station: a multi-parameter sonde read over Modbus RTU."""
