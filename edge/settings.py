@@ -7,7 +7,7 @@ Built once at start-up by the gateway's wiring code, with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, AnyUrl, ByteSize, Field, HttpUrl, SecretStr, UrlConstraints
 
@@ -31,6 +31,15 @@ GatewayId = Annotated[str, AfterValidator(_check_gateway_id)]
 def _default_buffer_path(data: dict[str, Any]) -> Path:
     data_dir = data.get("data_dir")
     return (data_dir if isinstance(data_dir, Path) else default_data_dir()) / "edge-buffer.sqlite3"
+
+
+def _default_registry_path(data: dict[str, Any]) -> Path:
+    data_dir = data.get("data_dir")
+    return (data_dir if isinstance(data_dir, Path) else default_data_dir()) / "edge-devices.toml"
+
+
+def _default_client_id(data: dict[str, Any]) -> str:
+    return f"fieldwatch-edge-{data.get('gateway_id', 'gateway-dev')}"
 
 
 class EdgeSettings(FieldwatchSettings):
@@ -78,3 +87,49 @@ class EdgeSettings(FieldwatchSettings):
         description="a batch is sent once its oldest reading waited this many seconds",
     )
     metrics_port: Port = Field(default=9464, description="port of the Prometheus metrics page")
+    metrics_host: str = Field(
+        default="0.0.0.0",  # scraped from outside the container
+        min_length=1,
+        description="address the metrics page listens on",
+    )
+    registry_path: Path = Field(
+        default_factory=_default_registry_path,
+        description="TOML file listing the devices this gateway serves (docs/edge.md)",
+    )
+    mqtt_client_id: str = Field(
+        default_factory=_default_client_id,
+        min_length=1,
+        max_length=64,
+        description="MQTT client id of the gateway's persistent session; keep it stable",
+    )
+    mqtt_receive_maximum: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="messages the broker may hand over before the gateway acknowledges",
+    )
+    buffer_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="SQLite synchronous mode: full survives power loss, normal only crashes",
+    )
+    forward_timeout_s: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, description="timeout of one cloud request"
+    )
+    backoff_initial_s: float = Field(
+        default=0.5, gt=0, allow_inf_nan=False, description="first wait after a failed forward"
+    )
+    backoff_max_s: float = Field(
+        default=60.0, gt=0, allow_inf_nan=False, description="longest wait between retries"
+    )
+    heartbeat_interval_s: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, description="time between heartbeats"
+    )
+    downlink_wait_s: int = Field(
+        default=20, ge=0, le=300, description="long-poll wait of the downlink request"
+    )
+    shutdown_flush_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="on SIGTERM, time spent forwarding what is buffered before exiting",
+    )

@@ -156,12 +156,14 @@ def _render_value(value: object) -> str:
 def _register_parts() -> None:
     """Each part's commands. Imported here, after `app` exists, so that a part's CLI
     module may import ConfigFileOption and friends from this module."""
+    from edge.cli import app as edge_app
     from fieldwatch.bench.cli import app as bench_app
     from fieldwatch.demo import demo_command
     from fieldwatch.simulate import simulate_command
 
     app.command("demo")(demo_command)
     app.command("simulate")(simulate_command)
+    app.add_typer(edge_app, name="edge")
     app.add_typer(bench_app, name="bench")
 
 

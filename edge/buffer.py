@@ -1,0 +1,506 @@
+"""The SQLite buffer: messages wait here from their commit until the cloud stores them.
+
+One file, WAL mode, schema in docs/edge.md. Each thread of the gateway opens its own
+``Buffer`` on the same file (the committer writes new messages, the forwarder claims,
+deletes and releases batches, the metrics read statistics); SQLite serialises the
+writers. Every write is one ``BEGIN IMMEDIATE`` transaction, so a SIGKILL leaves
+either all of it or none of it.
+
+The only module that imports sqlite3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from core.forwarding import ForwardedMessage
+from core.topics import topic
+from edge.batching import BatchPlan
+from edge.capacity import rows_to_drop, stored_size
+from edge.classify import Accepted, Verdict
+from edge.errors import BufferStoreError
+from edge.lanes import Lane
+
+SCHEMA_VERSION = 1
+# Digests of the last messages committed, to recognise a message the broker hands over
+# again (sent before a crash, committed, never acknowledged). Must exceed the number of
+# messages the broker may have in flight (mqtt_receive_maximum is at most 65535).
+SEEN_KEPT = 65536
+BUSY_TIMEOUT_MS = 30000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS message (
+    id INTEGER PRIMARY KEY,
+    lane INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    batch_id TEXT
+);
+CREATE INDEX IF NOT EXISTS message_by_lane ON message (lane, id);
+CREATE INDEX IF NOT EXISTS message_in_batch ON message (batch_id) WHERE batch_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS batch (
+    id TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    device_id TEXT,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE
+);
+"""
+
+_COUNTERS = ("depth_urgent", "depth_telemetry", "bytes", "dropped_total", "next_batch")
+_DEPTH_KEY = {Lane.URGENT: "depth_urgent", Lane.TELEMETRY: "depth_telemetry"}
+
+Synchronous = Literal["full", "normal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message from the broker with the classifier's verdict."""
+
+    topic: str
+    payload: bytes
+    received_at_ms: int
+    verdict: Verdict
+
+
+@dataclass
+class CommitReport:
+    """What one commit did."""
+
+    committed: Counter[Lane] = field(default_factory=Counter)
+    quarantined: Counter[str] = field(default_factory=Counter)  # by reason code
+    duplicates: int = 0
+    dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Messages not in any batch: counts (capped at the asked limit) and the oldest's time."""
+
+    urgent: int
+    telemetry: int
+    oldest_received_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedBatch:
+    """A batch in flight: its id and its messages in buffer order."""
+
+    batch_id: str
+    items: tuple[ForwardedMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BufferStats:
+    """The buffer's state for metrics, heartbeats and ``fieldwatch edge status``."""
+
+    depth_urgent: int
+    depth_telemetry: int
+    bytes: int
+    oldest_received_at_ms: int | None
+    dropped_total: int
+    quarantined_total: int
+    in_flight_batches: int
+
+    @property
+    def depth(self) -> int:
+        return self.depth_urgent + self.depth_telemetry
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A message the gateway refused, kept with its bytes and the reason."""
+
+    id: int
+    received_at_ms: int
+    topic: str
+    device_id: str | None
+    code: str
+    reason: str
+    payload: bytes
+
+
+def message_digest(topic_name: str, payload: bytes) -> bytes:
+    """Identity of a delivery: the same bytes on the same topic are the same message."""
+    return hashlib.blake2b(topic_name.encode() + b"\x00" + payload, digest_size=16).digest()
+
+
+class Buffer:
+    """One connection to the buffer file. Open with ``Buffer.open``; close when done."""
+
+    def __init__(self, connection: sqlite3.Connection, cap_bytes: int) -> None:
+        self._db = connection
+        self._cap_bytes = cap_bytes
+
+    @classmethod
+    def open(cls, path: Path, *, cap_bytes: int, synchronous: Synchronous = "full") -> Buffer:
+        """Open (and create if needed) the buffer file at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise BufferStoreError(f"buffer {path}: cannot switch to WAL (got {mode})")
+            connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            buffer = cls(connection, cap_bytes)
+            buffer._prepare()
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"buffer {path}: {exc}") from exc
+        return buffer
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _prepare(self) -> None:
+        # executescript commits any open transaction, so the schema goes first, on its own.
+        self._db.executescript(_SCHEMA)
+        with self._write():
+            version = self._meta("schema_version")
+            if version is None:
+                self._set_meta("schema_version", SCHEMA_VERSION)
+                self._set_meta("instance", secrets.token_hex(8))
+                for name in _COUNTERS:
+                    self._set_meta(name, 0)
+            elif version != SCHEMA_VERSION:
+                raise BufferStoreError(f"buffer schema {version} is not {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, taken at once so two writers never deadlock."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot start a buffer transaction: {exc}") from exc
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot commit to the buffer: {exc}") from exc
+
+    def _meta(self, key: str) -> int | str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_meta(self, key: str, value: int | str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _add(self, key: str, delta: int) -> None:
+        if delta:
+            self._db.execute("UPDATE meta SET value = value + ? WHERE key = ?", (delta, key))
+
+    @property
+    def instance(self) -> str:
+        """Random id of this buffer file, part of every batch id it makes."""
+        return str(self._meta("instance"))
+
+    # -- committer ---------------------------------------------------------------------
+
+    def commit(self, messages: Sequence[Incoming]) -> CommitReport:
+        """Store a group of messages in one transaction, then enforce the cap.
+
+        A message seen before (same topic and bytes among the last ``SEEN_KEPT``) is
+        counted as a duplicate and not stored again.
+        """
+        report = CommitReport()
+        try:
+            with self._write():
+                self._commit(messages, report)
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot commit {len(messages)} messages: {exc}") from exc
+        return report
+
+    def _commit(self, messages: Sequence[Incoming], report: CommitReport) -> None:
+        added_bytes = 0
+        duplicates = 0
+        last_seen = 0
+        for message in messages:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO seen (digest) VALUES (?)",
+                (message_digest(message.topic, message.payload),),
+            )
+            if cursor.rowcount == 0:
+                duplicates += 1
+                continue
+            last_seen = cursor.lastrowid or last_seen
+            verdict = message.verdict
+            if isinstance(verdict, Accepted):
+                size = stored_size(len(message.payload))
+                self._db.execute(
+                    "INSERT INTO message (lane, device_id, channel, received_at_ms, size, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        int(verdict.lane),
+                        verdict.device_id,
+                        verdict.channel,
+                        message.received_at_ms,
+                        size,
+                        message.payload,
+                    ),
+                )
+                report.committed[verdict.lane] += 1
+                added_bytes += size
+            else:
+                self._db.execute(
+                    "INSERT INTO quarantine (received_at_ms, topic, device_id, code, reason, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.received_at_ms,
+                        message.topic,
+                        verdict.device_id,
+                        verdict.code,
+                        verdict.reason,
+                        message.payload,
+                    ),
+                )
+                report.quarantined[verdict.code] += 1
+        for lane, count in report.committed.items():
+            self._add(_DEPTH_KEY[lane], count)
+        self._add("bytes", added_bytes)
+        if last_seen > SEEN_KEPT:
+            self._db.execute("DELETE FROM seen WHERE id <= ?", (last_seen - SEEN_KEPT,))
+        dropped = self._enforce_cap()
+        report.duplicates = duplicates
+        report.dropped = dropped
+
+    def _enforce_cap(self) -> int:
+        total = int(self._meta("bytes") or 0)
+        if total <= self._cap_bytes:
+            return 0
+        dropped = 0
+        while total > self._cap_bytes:
+            rows = self._db.execute(
+                "SELECT id, size FROM message WHERE lane = ? ORDER BY id LIMIT 500",
+                (int(Lane.TELEMETRY),),
+            ).fetchall()
+            if not rows:
+                break  # only urgent messages left: they are never dropped
+            count = rows_to_drop(total, self._cap_bytes, (size for _, size in rows))
+            victims = rows[:count]
+            self._db.execute(
+                "DELETE FROM message WHERE lane = ? AND id <= ?",
+                (int(Lane.TELEMETRY), victims[-1][0]),
+            )
+            freed = sum(size for _, size in victims)
+            total -= freed
+            dropped += len(victims)
+            self._add("bytes", -freed)
+            self._add("depth_telemetry", -len(victims))
+        self._add("dropped_total", dropped)
+        return dropped
+
+    # -- forwarder ---------------------------------------------------------------------
+
+    def in_flight(self) -> ClaimedBatch | None:
+        """The batch claimed but not yet settled (after a crash, or a retry), if any."""
+        row = self._db.execute("SELECT id FROM batch ORDER BY created_at_ms, id LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return ClaimedBatch(row[0], self._items_of(row[0]))
+
+    def waiting(self, limit: int) -> Waiting:
+        """What waits outside any batch; counts stop at ``limit``."""
+        counts = [
+            self._db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM message"
+                " WHERE lane = ? AND batch_id IS NULL LIMIT ?)",
+                (int(lane), limit),
+            ).fetchone()[0]
+            for lane in (Lane.URGENT, Lane.TELEMETRY)
+        ]
+        oldest = [
+            self._db.execute(
+                "SELECT received_at_ms FROM message WHERE lane = ? AND batch_id IS NULL"
+                " ORDER BY id LIMIT 1",
+                (int(lane),),
+            ).fetchone()
+            for lane in (Lane.URGENT, Lane.TELEMETRY)
+        ]
+        times = [row[0] for row in oldest if row is not None]
+        return Waiting(counts[0], counts[1], min(times) if times else None)
+
+    def claim(self, plan: BatchPlan, gateway_id: str, now_ms: int) -> ClaimedBatch | None:
+        """Put the planned messages in a new batch with a fresh id; None if none waits."""
+        try:
+            with self._write():
+                ids = self._planned_ids(plan)
+                if not ids:
+                    return None
+                number = int(self._meta("next_batch") or 0)
+                self._add("next_batch", 1)
+                batch_id = f"{gateway_id}:{self._meta('instance')}:{number:010d}"
+                self._db.execute(
+                    "INSERT INTO batch (id, created_at_ms) VALUES (?, ?)", (batch_id, now_ms)
+                )
+                self._db.executemany(
+                    "UPDATE message SET batch_id = ? WHERE id = ?", ((batch_id, i) for i in ids)
+                )
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot claim a batch: {exc}") from exc
+        return ClaimedBatch(batch_id, self._items_of(batch_id))
+
+    def _planned_ids(self, plan: BatchPlan) -> list[int]:
+        def take(lane: Lane, order: str, count: int, below: int | None = None) -> list[int]:
+            if count <= 0:
+                return []
+            bound = "" if below is None else " AND id < ?"
+            query = (
+                f"SELECT id FROM message WHERE lane = ? AND batch_id IS NULL{bound}"
+                f" ORDER BY id {order} LIMIT ?"
+            )
+            params: tuple[int, ...] = (
+                (int(lane), count)
+                if below is None
+                else (
+                    int(lane),
+                    below,
+                    count,
+                )
+            )
+            return [row[0] for row in self._db.execute(query, params)]
+
+        urgent = take(Lane.URGENT, "ASC", plan.urgent)
+        newest = take(Lane.TELEMETRY, "DESC", plan.newest_telemetry)
+        oldest = take(Lane.TELEMETRY, "ASC", plan.oldest_telemetry, min(newest) if newest else None)
+        return sorted(urgent + newest + oldest)
+
+    def _items_of(self, batch_id: str) -> tuple[ForwardedMessage, ...]:
+        rows = self._db.execute(
+            "SELECT device_id, channel, received_at_ms, payload FROM message"
+            " WHERE batch_id = ? ORDER BY id",
+            (batch_id,),
+        )
+        return tuple(ForwardedMessage(d, c, r, bytes(p)) for d, c, r, p in rows)
+
+    def confirm(self, batch_id: str) -> list[int]:
+        """The cloud stored the batch: delete it. Returns its messages' commit times."""
+        try:
+            with self._write():
+                rows = self._db.execute(
+                    "SELECT lane, size, received_at_ms FROM message WHERE batch_id = ?",
+                    (batch_id,),
+                ).fetchall()
+                self._db.execute("DELETE FROM message WHERE batch_id = ?", (batch_id,))
+                self._db.execute("DELETE FROM batch WHERE id = ?", (batch_id,))
+                self._forget(rows)
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot delete batch {batch_id}: {exc}") from exc
+        return [received for _, _, received in rows]
+
+    def release(self, batch_id: str) -> None:
+        """The cloud certainly did not store the batch: its messages wait again."""
+        try:
+            with self._write():
+                self._db.execute(
+                    "UPDATE message SET batch_id = NULL WHERE batch_id = ?", (batch_id,)
+                )
+                self._db.execute("DELETE FROM batch WHERE id = ?", (batch_id,))
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot release batch {batch_id}: {exc}") from exc
+
+    def quarantine_batch(self, batch_id: str, code: str, reason: str) -> int:
+        """The cloud refuses the batch's format: move its messages to the quarantine."""
+        try:
+            with self._write():
+                rows = self._db.execute(
+                    "SELECT lane, size, received_at_ms, device_id, channel, payload FROM message"
+                    " WHERE batch_id = ?",
+                    (batch_id,),
+                ).fetchall()
+                self._db.executemany(
+                    "INSERT INTO quarantine (received_at_ms, topic, device_id, code, reason, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        (received, topic(device, channel), device, code, reason, payload)
+                        for _, _, received, device, channel, payload in rows
+                    ),
+                )
+                self._db.execute("DELETE FROM message WHERE batch_id = ?", (batch_id,))
+                self._db.execute("DELETE FROM batch WHERE id = ?", (batch_id,))
+                self._forget([(lane, size, received) for lane, size, received, *_ in rows])
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot quarantine batch {batch_id}: {exc}") from exc
+        return len(rows)
+
+    def _forget(self, rows: Sequence[tuple[int, int, int]]) -> None:
+        lanes = Counter(Lane(lane) for lane, _, _ in rows)
+        for lane, count in lanes.items():
+            self._add(_DEPTH_KEY[lane], -count)
+        self._add("bytes", -sum(size for _, size, _ in rows))
+
+    # -- readers -----------------------------------------------------------------------
+
+    def stats(self) -> BufferStats:
+        """Depth, size, age and counters, from the bookkeeping rows (cheap at any size)."""
+        try:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            firsts = [
+                self._db.execute(
+                    "SELECT received_at_ms FROM message WHERE lane = ? ORDER BY id LIMIT 1",
+                    (int(lane),),
+                ).fetchone()
+                for lane in Lane
+            ]
+            times = [row[0] for row in firsts if row is not None]
+            oldest = min(times) if times else None
+            quarantined = self._db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+            in_flight = self._db.execute("SELECT count(*) FROM batch").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot read the buffer statistics: {exc}") from exc
+        return BufferStats(
+            depth_urgent=int(meta["depth_urgent"]),
+            depth_telemetry=int(meta["depth_telemetry"]),
+            bytes=int(meta["bytes"]),
+            oldest_received_at_ms=oldest,
+            dropped_total=int(meta["dropped_total"]),
+            quarantined_total=int(quarantined),
+            in_flight_batches=int(in_flight),
+        )
+
+    def quarantine(self, limit: int = 100, code: str | None = None) -> list[QuarantineEntry]:
+        """The newest quarantined messages, newest first, optionally of one reason code."""
+        where = "" if code is None else " WHERE code = ?"
+        params: tuple[object, ...] = (limit,) if code is None else (code, limit)
+        try:
+            rows = self._db.execute(
+                "SELECT id, received_at_ms, topic, device_id, code, reason, payload"
+                f" FROM quarantine{where} ORDER BY id DESC LIMIT ?",
+                params,
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot read the quarantine: {exc}") from exc
+        return [
+            QuarantineEntry(id_, received, topic_name, device, code_, reason, bytes(payload))
+            for id_, received, topic_name, device, code_, reason, payload in rows
+        ]

@@ -1,0 +1,170 @@
+"""The SQLite buffer, on real files: commit, dedup, cap, batches, quarantine, restarts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from edge_support import event, fix
+
+from core.receiver import decode
+from core.topics import topic
+from edge.batching import BatchPlan
+from edge.buffer import Buffer, Incoming
+from edge.capacity import stored_size
+from edge.classify import Accepted, Refused
+from edge.lanes import Lane
+
+DEVICE = "br-000001"
+
+
+def telemetry(seq: int, at_ms: int = 1000) -> Incoming:
+    return Incoming(
+        topic(DEVICE, "telemetry"), fix(seq), at_ms, Accepted(DEVICE, "telemetry", Lane.TELEMETRY)
+    )
+
+
+def urgent(seq: int, at_ms: int = 1000) -> Incoming:
+    return Incoming(
+        topic(DEVICE, "event"), event(seq), at_ms, Accepted(DEVICE, "event", Lane.URGENT)
+    )
+
+
+def seqs(buffer: Buffer, batch_id: str) -> list[int]:
+    claimed = buffer.in_flight()
+    assert claimed is not None
+    assert claimed.batch_id == batch_id
+    return [decode(item.payload).seq for item in claimed.items]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def buffer(tmp_path: Path) -> Iterator[Buffer]:
+    opened = Buffer.open(tmp_path / "buffer.sqlite3", cap_bytes=10**9)
+    yield opened
+    opened.close()
+
+
+def test_a_commit_is_counted_by_lane_and_a_redelivery_is_not_stored_twice(buffer: Buffer) -> None:
+    report = buffer.commit([telemetry(0), telemetry(1), urgent(2)])
+    assert report.committed == {Lane.TELEMETRY: 2, Lane.URGENT: 1}
+    again = buffer.commit([telemetry(1), telemetry(3)])
+    assert again.duplicates == 1
+    stats = buffer.stats()
+    assert (stats.depth_telemetry, stats.depth_urgent) == (3, 1)
+    assert stats.bytes == sum(stored_size(len(fix(s))) for s in (0, 1, 3)) + stored_size(
+        len(event(2))
+    )
+
+
+def test_the_quarantine_keeps_bytes_topic_time_and_reason(buffer: Buffer) -> None:
+    refused = Refused("not_cbor", "not_cbor: reserved byte", DEVICE)
+    buffer.commit([Incoming("fw/v1/br-000001/up/telemetry", b"\xff\x00", 1234, refused)])
+    (entry,) = buffer.quarantine()
+    assert (entry.topic, entry.received_at_ms, entry.code, entry.payload) == (
+        "fw/v1/br-000001/up/telemetry",
+        1234,
+        "not_cbor",
+        b"\xff\x00",
+    )
+    assert buffer.stats().depth == 0
+
+
+def test_a_full_buffer_drops_the_oldest_telemetry_only_and_counts_exactly(tmp_path: Path) -> None:
+    size = stored_size(len(fix(0)))
+    capped = Buffer.open(tmp_path / "capped.sqlite3", cap_bytes=10 * size)
+    try:
+        events = [urgent(1000 + n) for n in range(5)]
+        report = capped.commit([telemetry(n) for n in range(20)] + events)
+        event_bytes = sum(stored_size(len(event(1000 + n))) for n in range(5))
+        kept_fixes = (10 * size - event_bytes) // size
+        assert report.dropped == 20 - kept_fixes
+        stats = capped.stats()
+        assert stats.depth_urgent == 5
+        assert stats.depth_telemetry == kept_fixes
+        assert stats.dropped_total == 20 - kept_fixes
+        assert stats.bytes <= 10 * size
+        batch = capped.claim(BatchPlan(5, 0, kept_fixes), "gw-test", 1)
+        assert batch is not None
+        assert seqs(capped, batch.batch_id) == list(range(20 - kept_fixes, 20)) + list(
+            range(1000, 1005)
+        )
+    finally:
+        capped.close()
+
+
+def test_events_are_kept_over_the_cap(tmp_path: Path) -> None:
+    capped = Buffer.open(tmp_path / "tiny.sqlite3", cap_bytes=1)
+    try:
+        report = capped.commit([urgent(n) for n in range(4)] + [telemetry(9)])
+        assert report.dropped == 1
+        assert capped.stats().depth_urgent == 4
+    finally:
+        capped.close()
+
+
+def test_a_claim_takes_urgent_then_newest_and_oldest_telemetry(buffer: Buffer) -> None:
+    buffer.commit([telemetry(n) for n in range(100)] + [urgent(500), urgent(501)])
+    batch = buffer.claim(BatchPlan(2, 3, 3), "gw-test", 1)
+    assert batch is not None
+    assert seqs(buffer, batch.batch_id) == [0, 1, 2, 97, 98, 99, 500, 501]
+    waiting = buffer.waiting(1000)
+    assert (waiting.urgent, waiting.telemetry) == (0, 94)
+
+
+def test_a_released_batch_waits_again_and_a_confirmed_one_is_gone(buffer: Buffer) -> None:
+    buffer.commit([telemetry(n) for n in range(10)])
+    first = buffer.claim(BatchPlan(0, 0, 4), "gw-test", 1)
+    assert first is not None
+    buffer.release(first.batch_id)
+    assert buffer.in_flight() is None
+    assert buffer.waiting(100).telemetry == 10
+    second = buffer.claim(BatchPlan(0, 0, 4), "gw-test", 2)
+    assert second is not None
+    assert second.batch_id != first.batch_id
+    assert len(buffer.confirm(second.batch_id)) == 4
+    assert buffer.stats().depth == 6
+    assert buffer.in_flight() is None
+
+
+def test_a_batch_in_flight_survives_a_restart_with_its_id_and_messages(tmp_path: Path) -> None:
+    path = tmp_path / "buffer.sqlite3"
+    first = Buffer.open(path, cap_bytes=10**9)
+    first.commit([telemetry(n) for n in range(5)])
+    claimed = first.claim(BatchPlan(0, 0, 5), "gw-test", 1)
+    first.close()
+    reopened = Buffer.open(path, cap_bytes=10**9)
+    try:
+        assert reopened.in_flight() == claimed
+    finally:
+        reopened.close()
+
+
+def test_batch_ids_differ_between_buffer_files(tmp_path: Path) -> None:
+    ids = []
+    for name in ("a", "b"):
+        opened = Buffer.open(tmp_path / f"{name}.sqlite3", cap_bytes=10**9)
+        opened.commit([telemetry(0)])
+        claimed = opened.claim(BatchPlan(0, 0, 1), "gw-test", 1)
+        assert claimed is not None
+        ids.append(claimed.batch_id)
+        opened.close()
+    assert ids[0] != ids[1]  # a lost buffer file never reuses an id the cloud has seen
+
+
+def test_quarantine_batch_moves_messages_with_their_topic(buffer: Buffer) -> None:
+    buffer.commit([telemetry(0), urgent(1)])
+    batch = buffer.claim(BatchPlan(1, 0, 1), "gw-test", 1)
+    assert batch is not None
+    assert buffer.quarantine_batch(batch.batch_id, "cloud_refused_batch", "HTTP 400") == 2
+    topics = sorted(entry.topic for entry in buffer.quarantine())
+    assert topics == ["fw/v1/br-000001/up/event", "fw/v1/br-000001/up/telemetry"]
+    assert buffer.stats().depth == 0
+    assert buffer.stats().bytes == 0
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path, buffer: Buffer) -> None:
+    with closing(sqlite3.connect(tmp_path / "buffer.sqlite3")) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
