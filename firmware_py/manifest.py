@@ -34,7 +34,7 @@ package(
 # The device agents, their shared logic, parsers and HAL, frozen as the `firmware_py`
 # package (the same import names as on the host). Not frozen: host/ (simulated twins and
 # the paho transport) and the per-kind main.py files, one of which is copied to the
-# board's filesystem as /main.py (see docs/firmware.md).
+# board's filesystem as /main.py (see docs/devices.md).
 package(
     "firmware_py",
     files=[
