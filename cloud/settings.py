@@ -61,6 +61,24 @@ class CloudSettings(FieldwatchSettings):
         description="broker the cloud sends device config and commands through",
     )
 
+    access_token_ttl_s: int = Field(
+        default=3600, ge=60, le=86400, description="lifetime of a person's access token"
+    )
+    influx_timeout_s: float = Field(
+        default=10.0, gt=0, description="timeout of one request to InfluxDB"
+    )
+    retry_after_s: int = Field(
+        default=5, ge=1, le=3600, description="Retry-After sent with a 503 when InfluxDB is down"
+    )
+    late_after_s: int = Field(
+        default=300, ge=1, description="a reading that reached the gateway later than this is late"
+    )
+    gateway_silent_after_s: int = Field(
+        default=90,
+        ge=1,
+        description="a gateway with no heartbeat or batch for this long is unreachable",
+    )
+
     @model_validator(mode="after")
     def _influx_credentials_together(self) -> Self:
         if (self.influx_username is None) != (self.influx_password is None):

@@ -156,6 +156,7 @@ def _render_value(value: object) -> str:
 def _register_parts() -> None:
     """Each part's commands. Imported here, after `app` exists, so that a part's CLI
     module may import ConfigFileOption and friends from this module."""
+    from cloud.cli import app as cloud_app
     from edge.cli import app as edge_app
     from fieldwatch.bench.cli import app as bench_app
     from fieldwatch.demo import demo_command
@@ -164,6 +165,7 @@ def _register_parts() -> None:
     app.command("demo")(demo_command)
     app.command("simulate")(simulate_command)
     app.add_typer(edge_app, name="edge")
+    app.add_typer(cloud_app, name="cloud")
     app.add_typer(bench_app, name="bench")
 
 

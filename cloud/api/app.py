@@ -1,0 +1,116 @@
+"""The FastAPI application: ``create_app(settings)``; services start in the lifespan.
+
+Errors are mapped to answers here and only here (see ``cloud.errors``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from cloud.api.routes import auth, devices, gateways, health, ingest, sites
+from cloud.api.services import Clock, Services, utc_now
+from cloud.errors import (
+    AuthenticationError,
+    BatchTooLargeError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    StorageError,
+    StorageUnavailableError,
+)
+from cloud.registry import RegistryError
+from cloud.settings import CloudSettings
+from core.forwarding import BatchFormatError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
+    """The API; InfluxDB and the database are reached only once the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings, clock)
+        try:
+            services.influx.ensure_schema()
+        except StorageUnavailableError as exc:
+            # Not fatal: the first write creates them (InfluxStore.write).
+            log.warning("InfluxDB schema not checked at start-up: %s", exc)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="fieldwatch cloud",
+        version="1",
+        description="Ingest from edge gateways, device registry, time-series queries. "
+        "Every endpoint but /api/v1/health needs a bearer token: a gateway's or a person's.",
+        lifespan=lifespan,
+    )
+    for module in (health, auth, ingest, gateways, devices, sites):
+        app.include_router(module.router, prefix=API_PREFIX)
+    _add_error_handlers(app, settings)
+    return app
+
+
+def _add_error_handlers(app: FastAPI, settings: CloudSettings) -> None:
+    retry_after = {"Retry-After": str(settings.retry_after_s)}
+
+    def answer(status: int, exc: Exception, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("store unavailable: %s", exc)
+        return answer(503, exc, retry_after)
+
+    async def database_down(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            {"detail": "the database is unavailable"}, status_code=503, headers=retry_after
+        )
+
+    async def unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(401, exc, {"WWW-Authenticate": "Bearer"})
+
+    async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(403, exc)
+
+    async def not_found(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(404, exc)
+
+    async def conflict(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(409, exc)
+
+    async def bad_batch(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(400, exc)
+
+    async def too_large(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(413, exc)
+
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        return answer(422, exc)
+
+    async def storage_bug(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("InfluxDB refused a request: %s", exc)
+        return answer(500, exc)
+
+    app.add_exception_handler(StorageUnavailableError, unavailable)
+    app.add_exception_handler(OperationalError, database_down)
+    app.add_exception_handler(AuthenticationError, unauthenticated)
+    app.add_exception_handler(PermissionDeniedError, forbidden)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(ConflictError, conflict)
+    app.add_exception_handler(BatchFormatError, bad_batch)
+    app.add_exception_handler(BatchTooLargeError, too_large)
+    app.add_exception_handler(RegistryError, invalid)
+    app.add_exception_handler(StorageError, storage_bug)

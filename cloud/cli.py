@@ -1,0 +1,196 @@
+"""``fieldwatch cloud``: run the service, migrate its database, register gateways, people,
+sites and devices.
+
+The wiring place: settings are built here once, with ``load_settings``, and handed on.
+A gateway's token is printed once, on standard output, and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.orm import Session
+
+from cloud import registry
+from cloud.api.app import create_app
+from cloud.db.engine import make_engine, make_sessions
+from cloud.db.migrate import upgrade
+from cloud.db.models import DeviceKind, Role
+from cloud.errors import CloudError
+from cloud.settings import CloudSettings
+from fieldwatch.cli import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
+from fieldwatch.settings import SettingsError, load_settings
+
+app = typer.Typer(help="The cloud service: ingest, registry, queries.", no_args_is_help=True)
+
+CLOUD_ERROR_EXIT_CODE = 1
+T = TypeVar("T")
+
+
+def _settings(config: Path | None) -> CloudSettings:
+    try:
+        settings = load_settings(CloudSettings, config)
+    except SettingsError as exc:
+        print_settings_error(exc)
+        raise typer.Exit(SETTINGS_EXIT_CODE) from None
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _migrate(settings: CloudSettings) -> None:
+    engine = make_engine(str(settings.database_url))
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _session(settings: CloudSettings) -> Iterator[Session]:
+    """One transaction against a migrated database; a CloudError ends the command."""
+    engine = make_engine(str(settings.database_url))
+    try:
+        upgrade(engine)
+        with make_sessions(engine).begin() as session:
+            yield session
+    except CloudError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(CLOUD_ERROR_EXIT_CODE) from None
+    finally:
+        engine.dispose()
+
+
+def _run(config: Path | None, work: Callable[[Session, datetime], T]) -> T:
+    with _session(_settings(config)) as session:
+        return work(session, datetime.now(UTC))
+
+
+@app.command("serve")
+def serve_command(
+    config: ConfigFileOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (setting: host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (setting: port).")] = None,
+) -> None:
+    """Migrate the database, then serve the API under uvicorn until SIGTERM or Ctrl-C."""
+    settings = _settings(config)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _migrate(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@app.command("migrate")
+def migrate_command(config: ConfigFileOption = None) -> None:
+    """Bring the relational database to the newest schema (Alembic)."""
+    _migrate(_settings(config))
+    typer.echo("database is at the newest schema")
+
+
+@app.command("add-gateway")
+def add_gateway_command(
+    gateway_id: Annotated[str, typer.Argument(help="The gateway's id (its gateway_id setting).")],
+    config: ConfigFileOption = None,
+) -> None:
+    """Register a gateway and print its token, once: put it in the gateway's gateway_token."""
+    token = _run(config, lambda s, now: registry.add_gateway(s, gateway_id, now))
+    typer.echo(f"gateway {gateway_id} registered; its token (shown once):", err=True)
+    typer.echo(token)
+
+
+@app.command("rotate-gateway-token")
+def rotate_gateway_token_command(
+    gateway_id: Annotated[str, typer.Argument()], config: ConfigFileOption = None
+) -> None:
+    """Give a gateway a new token (printed once); the old one stops working."""
+    token = _run(config, lambda s, _now: registry.rotate_gateway_token(s, gateway_id))
+    typer.echo(f"gateway {gateway_id}: new token (shown once):", err=True)
+    typer.echo(token)
+
+
+@app.command("add-user")
+def add_user_command(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Option(help="What the person is.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    config: ConfigFileOption = None,
+) -> None:
+    """Add a person who logs in (password asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    _run(config, lambda s, now: registry.add_user(s, username, password, role, now))
+    typer.echo(f"user {username} added as {role.value}")
+
+
+@app.command("add-site")
+def add_site_command(
+    site_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option()],
+    river: Annotated[str, typer.Option()],
+    config: ConfigFileOption = None,
+) -> None:
+    """Add a river monitoring site."""
+    _run(config, lambda s, _now: registry.add_site(s, site_id, name, river))
+    typer.echo(f"site {site_id} added")
+
+
+@app.command("assign-site")
+def assign_site_command(
+    username: Annotated[str, typer.Argument(help="A river chief.")],
+    site_id: Annotated[str, typer.Argument()],
+    config: ConfigFileOption = None,
+) -> None:
+    """Let a river chief see a site."""
+    _run(config, lambda s, _now: registry.assign_site(s, username, site_id))
+    typer.echo(f"{username} now sees site {site_id}")
+
+
+@app.command("add-person")
+def add_person_command(
+    reference: Annotated[str, typer.Argument(help="Case reference of the supervision.")],
+    name: Annotated[str, typer.Option()],
+    config: ConfigFileOption = None,
+) -> None:
+    """Add a supervised person, so a bracelet can be assigned to them."""
+    _run(config, lambda s, _now: registry.add_person(s, reference, name))
+    typer.echo(f"supervised person {reference} added")
+
+
+@app.command("add-device")
+def add_device_command(
+    device_id: Annotated[str, typer.Argument()],
+    kind: Annotated[DeviceKind, typer.Option()],
+    gateway: Annotated[str, typer.Option(help="The gateway that serves it.")],
+    site: Annotated[str | None, typer.Option(help="River station: its site.")] = None,
+    person: Annotated[str | None, typer.Option(help="Bracelet: the case reference.")] = None,
+    config: ConfigFileOption = None,
+) -> None:
+    """Register a device served by a gateway, assigned to a site or a supervised person."""
+    _run(
+        config,
+        lambda s, now: registry.add_device(
+            s, device_id, kind, gateway, now, site_id=site, person_reference=person
+        ),
+    )
+    typer.echo(f"device {device_id} added")

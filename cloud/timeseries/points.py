@@ -1,0 +1,119 @@
+"""Records to InfluxDB points, as line protocol built by influxdb-client's ``Point``. Pure.
+
+Every field keeps one type for ever (InfluxDB refuses a field whose type changes
+within a shard): physical values are always floats, counters and codes always
+integers, names always strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from influxdb_client import Point, WritePrecision
+
+from cloud.timeseries.schema import (
+    DEVICE_TAG,
+    MEASUREMENT_BY_KIND,
+    POLICY_BY_MEASUREMENT,
+    point_time_ns,
+)
+from core import contract as c
+from core.messages import Ack, Event, Health, LocationFix, WaterSample
+
+Record = LocationFix | Health | Event | WaterSample | Ack
+RECORD_TYPES = (LocationFix, Health, Event, WaterSample, Ack)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPoint:
+    """One line of line protocol and the retention policy it is written to."""
+
+    retention_policy: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordContext:
+    """What the cloud adds to a record: where it came from and whether it is late."""
+
+    device_id: str
+    gateway_id: str
+    received_at_ms: int
+    late: bool
+
+
+def record_point(record: Record, context: RecordContext) -> StoredPoint:
+    """The point of one record; the same record and context give the same line."""
+    measurement = MEASUREMENT_BY_KIND[record.KIND]
+    point = Point(measurement).tag(DEVICE_TAG, context.device_id)
+    fields: dict[str, Any] = {
+        "boot": record.boot,
+        "seq": record.seq,
+        "late": context.late,
+        "gateway_id": context.gateway_id,
+        "received_at_ms": context.received_at_ms,
+    }
+    fields.update(_body_fields(record))
+    for name in sorted(fields):
+        value = fields[name]
+        if value is not None:
+            point = point.field(name, value)
+    point = point.time(point_time_ns(record.ts, record.boot, record.seq), WritePrecision.NS)
+    return StoredPoint(POLICY_BY_MEASUREMENT[measurement].name, point.to_line_protocol())
+
+
+def _body_fields(record: Record) -> dict[str, Any]:
+    if isinstance(record, LocationFix):
+        return {
+            "lat": record.lat_e7 / 1e7,
+            "lon": record.lon_e7 / 1e7,
+            "lat_e7": record.lat_e7,
+            "lon_e7": record.lon_e7,
+            "accuracy_m": record.accuracy_m,
+            "source": c.FIX_SOURCE_NAMES[record.source],
+            "speed_cm_s": record.speed_cm_s,
+        }
+    if isinstance(record, Health):
+        return {
+            "battery_pct": record.battery_pct,
+            "charging": bool(record.charging),
+            "signal_dbm": record.signal_dbm,
+            "uptime_s": record.uptime_s,
+            "free_mem_bytes": record.free_mem_bytes,
+            "buffered": record.buffered,
+            "dropped": record.dropped,
+            "battery_mv": record.battery_mv,
+        }
+    if isinstance(record, Event):
+        fields: dict[str, Any] = {
+            "code": record.code,
+            "event": c.EVENT_NAMES[record.code],
+            "battery_pct": record.battery_pct,
+            "command_id": record.command_id,
+            "roll_call_result": record.roll_call_result,
+            "response_s": record.response_s,
+        }
+        if record.fix is not None:
+            fields.update(
+                lat=record.fix.lat_e7 / 1e7,
+                lon=record.fix.lon_e7 / 1e7,
+                accuracy_m=record.fix.accuracy_m,
+                source=c.FIX_SOURCE_NAMES[record.fix.source],
+            )
+        return fields
+    if isinstance(record, WaterSample):
+        fields = {}
+        for pid, raw in record.values.items():
+            name, _unit, scale, _low, _high = c.WATER_PARAMETERS[pid]
+            fields[name] = float(raw) / scale
+        for pid, status in record.statuses.items():
+            fields[c.WATER_PARAMETERS[pid][0] + "_status"] = int(status)
+        return fields
+    return {
+        "config_version": record.config_version,
+        "command_id": record.command_id,
+        "result": record.result,
+        "result_name": c.ACK_RESULT_NAMES[record.result],
+        "reason": record.reason,
+    }

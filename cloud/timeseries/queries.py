@@ -1,0 +1,130 @@
+"""InfluxQL for the read API, with bound parameters, and its results as values. Pure.
+
+Identifiers (measurement, fields, functions) come from fixed tables here, never from
+the caller; values the caller gives (device ids, times) are bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from cloud.timeseries.influx import Series, quote_identifier
+from cloud.timeseries.schema import (
+    DEVICE_TAG,
+    EVIDENCE,
+    LOCATION,
+    NS_PER_S,
+    WATER,
+    WATER_PARAMETER_NAMES,
+)
+
+RAW_ROW_LIMIT = 10000
+
+
+class Aggregate(StrEnum):
+    mean = "mean"
+    min = "min"
+    max = "max"
+    last = "last"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    text: str
+    params: dict[str, Any]
+
+
+def _table(measurement: str) -> str:
+    return f"{quote_identifier(EVIDENCE.name)}.{quote_identifier(measurement)}"
+
+
+def to_ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
+
+
+def from_ns(value: int) -> datetime:
+    return datetime.fromtimestamp(value // NS_PER_S, UTC).replace(
+        microsecond=(value % NS_PER_S) // 1000
+    )
+
+
+def _window(start: datetime, end: datetime) -> dict[str, Any]:
+    return {"start": to_ns(start), "end": to_ns(end)}
+
+
+def track_statement(
+    device_id: str, start: datetime, end: datetime, every_s: int | None
+) -> Statement:
+    """Fixes of one device in [start, end): every fix, or the first fix of each bucket."""
+    where = f"{DEVICE_TAG} = $device AND time >= $start AND time < $end"
+    params = {"device": device_id, **_window(start, end)}
+    if every_s is None:
+        text = (
+            "SELECT lat, lon, accuracy_m, source, boot, seq, late "
+            f"FROM {_table(LOCATION)} WHERE {where} ORDER BY time ASC LIMIT {RAW_ROW_LIMIT}"
+        )
+    else:
+        text = (
+            "SELECT first(lat) AS lat, first(lon) AS lon, max(accuracy_m) AS accuracy_m "
+            f"FROM {_table(LOCATION)} WHERE {where} GROUP BY time({every_s}s) fill(none) "
+            f"LIMIT {RAW_ROW_LIMIT}"
+        )
+    return Statement(text, params)
+
+
+def water_statement(
+    device_ids: Sequence[str],
+    parameters: Sequence[str],
+    start: datetime,
+    end: datetime,
+    every_s: int | None,
+    aggregate: Aggregate,
+) -> Statement:
+    """A site's samples in [start, end), raw or aggregated per bucket of ``every_s``."""
+    for name in parameters:
+        if name not in WATER_PARAMETER_NAMES:
+            raise ValueError(f"unknown water parameter {name!r}")
+    params: dict[str, Any] = _window(start, end)
+    devices = []
+    for number, device_id in enumerate(device_ids):
+        params[f"device{number}"] = device_id
+        devices.append(f"{DEVICE_TAG} = $device{number}")
+    where = f"({' OR '.join(devices)}) AND time >= $start AND time < $end"
+    if every_s is None:
+        columns = ", ".join(quote_identifier(name) for name in parameters)
+        text = (
+            f"SELECT {columns} FROM {_table(WATER)} WHERE {where} "
+            f"ORDER BY time ASC LIMIT {RAW_ROW_LIMIT}"
+        )
+    else:
+        columns = ", ".join(
+            f"{aggregate.value}({quote_identifier(name)}) AS {quote_identifier(name)}"
+            for name in parameters
+        )
+        text = (
+            f"SELECT {columns} FROM {_table(WATER)} WHERE {where} "
+            f"GROUP BY time({every_s}s) fill(none) LIMIT {RAW_ROW_LIMIT}"
+        )
+    return Statement(text, params)
+
+
+def latest_water_statement() -> Statement:
+    """The newest sample of every river station (one series per device)."""
+    return Statement(
+        f"SELECT * FROM {_table(WATER)} GROUP BY {DEVICE_TAG} ORDER BY time DESC LIMIT 1", {}
+    )
+
+
+def rows_of(series: Iterable[Series]) -> list[dict[str, Any]]:
+    """Every row of every series, with the series' tags merged in and time as datetime."""
+    rows = []
+    for item in series:
+        for row in item.rows():
+            row.update(item.tags)
+            row["time"] = from_ns(int(row["time"]))
+            rows.append(row)
+    return rows
