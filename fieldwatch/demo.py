@@ -1,239 +1,286 @@
-"""``fieldwatch demo``: the system as far as it exists, running locally.
+"""``fieldwatch demo``: the whole system running locally, with data flowing.
 
-Starts a private Mosquitto (with per-device credentials and the contract's
-ACL) and a private InfluxDB in a folder, runs a demo bracelet and a demo
-river station that publish wire-contract messages through the broker, and a
-demo collector that decodes them with ``core.receiver`` and stores them in
-InfluxDB, setting aside (with the reason) whatever breaks the contract. The
-collector is a stand-in until the edge gateway and cloud ingest land; the
-devices are stand-ins until the firmware agents and the fleet simulator do.
+Starts a private Mosquitto (per-device passwords and the contract's ACL) and
+InfluxDB, registers a gateway, people, river sites and devices in a fresh
+cloud database, then runs the cloud (``fieldwatch cloud serve``), a gateway
+(``fieldwatch edge run``) and a fleet of simulated bracelets and river stations
+running the real agent code. The fleet first catches up on the last
+``--history`` minutes (as devices do after an outage: the cloud marks those
+readings late), then reports live. It prints where to look and how to query.
 """
 
-import math
+import dataclasses
 import secrets
 import signal
-import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import httpx
-import paho.mqtt.client as mqtt
 import typer
-from influxdb_client import Point, WritePrecision
-from paho.mqtt.enums import CallbackAPIVersion
 
-from core import codec, contract, topics
-from core.errors import CoreError
-from core.messages import Event, EventFix, Health, LocationFix, Message, WaterSample
-from core.receiver import decode
+from cloud import registry
+from cloud.db.engine import make_engine, make_sessions
+from cloud.db.migrate import upgrade
+from cloud.db.models import DeviceKind, Role
+from edge.registry import DeviceKind as EdgeDeviceKind
+from edge.registry import render_registry
 from fieldwatch.local import InfluxServer, MosquittoServer
+from fieldwatch.local.fieldwatch_parts import CloudServer, EdgeGateway
+from fieldwatch.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
+from fieldwatch.simulator.scenario import load_scenario
+from fieldwatch.simulator.world import World
 from provisioning.broker_acl import render_acl
 
-BRACELET = "br-000001"
-RIVER_STATION = "rs-000001"
 GATEWAY = "gw-demo"
+EDGE_MQTT_USER = "fieldwatch-edge"
 DATABASE = "fieldwatch"
+ADMIN = "demo-admin"
+CHIEF = "demo-chief"
+# Where the cloud keeps each kind of record (docs/storage.md).
+MEASUREMENTS = (
+    ("evidence", "location"),
+    ("evidence", "water"),
+    ("evidence", "event"),
+    ("evidence", "ack"),
+    ("device_health", "health"),
+)
 
 
-class Collector:
-    """Subscribes as the gateway, decodes, writes each message to InfluxDB, counts."""
+@dataclasses.dataclass(frozen=True)
+class Cast:
+    """Who and what the demo registers, with their secrets."""
 
-    def __init__(self, broker: MosquittoServer, password: str, influx_url: str) -> None:
-        self.stored = 0
-        self.quarantined: list[str] = []
-        self._http = httpx.Client(base_url=influx_url, timeout=10)
-        self._client = _client(GATEWAY, password, broker)
-        self._client.on_connect = self._subscribe
-        self._client.on_message = self._receive
-
-    def start(self) -> None:
-        self._client.loop_start()
-
-    def stop(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
-        self._http.close()
-
-    def _subscribe(self, client: mqtt.Client, *_: object) -> None:
-        for pattern in topics.GATEWAY_SUBSCRIPTIONS:
-            client.subscribe(pattern, qos=1)
-
-    def _receive(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        try:
-            device_id, channel = topics.parse(msg.topic)
-            message = decode(bytes(msg.payload), channel)
-        except CoreError as exc:
-            self.quarantined.append(f"{msg.topic}: {exc}")
-            return
-        lines = [p.to_line_protocol() for p in _points(device_id, message)]
-        if lines:
-            response = self._http.post(
-                "/write", params={"db": DATABASE, "precision": "s"}, content="\n".join(lines)
-            )
-            response.raise_for_status()
-            self.stored += 1
+    bracelets: list[str]
+    stations: list[str]
+    device_passwords: dict[str, str]
+    edge_password: str
+    admin_password: str
+    chief_password: str
 
 
-def _points(device_id: str, message: Message) -> list[Point]:
-    def point(measurement: str, ts: int) -> Point:
-        made: Point = Point(measurement).tag("device_id", device_id).time(ts, WritePrecision.S)
-        return made
-
-    if isinstance(message, LocationFix):
-        return [
-            point("location", message.ts)
-            .field("lat", message.lat)
-            .field("lon", message.lon)
-            .field("accuracy_m", message.accuracy_m)
-            .field("seq", message.seq)
-        ]
-    if isinstance(message, WaterSample):
-        p = point("water_quality", message.ts).field("seq", message.seq)
-        for pid, raw in message.values.items():
-            name, _unit, scale, _low, _high = contract.WATER_PARAMETERS[pid]
-            p = p.field(name, raw / scale)
-        return [p]
-    if isinstance(message, Health):
-        return [point("health", message.ts).field("battery_pct", message.battery_pct)]
-    if isinstance(message, Event):
-        return [point("event", message.ts).field("code", message.code).field("seq", message.seq)]
-    return []
-
-
-def _client(username: str, password: str, broker: MosquittoServer) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
-    client.username_pw_set(username, password)
-    client.connect(broker.host, broker.port)
-    return client
-
-
-def _publish_fleet(clients: dict[str, mqtt.Client], step: int, boot: int) -> None:
-    """One second of the demo fleet: a walk round People's Square, a river's daily cycle."""
-    now = int(time.time())
-    angle = step / 60.0
-    fix = LocationFix(
-        boot,
-        2 * step,
-        now,
-        int(312304560 + 8000 * math.sin(angle)),
-        int(1214737120 + 9000 * math.cos(angle)),
-        8,
-        contract.FIX_GNSS,
-        130,
+def _cast(bracelets: int, stations: int) -> Cast:
+    devices = [bracelet_id(n) for n in range(1, bracelets + 1)]
+    sites = [station_id(n) for n in range(1, stations + 1)]
+    return Cast(
+        devices,
+        sites,
+        {d: secrets.token_urlsafe(18) for d in devices + sites},
+        secrets.token_urlsafe(18),
+        secrets.token_urlsafe(12),
+        secrets.token_urlsafe(12),
     )
-    bracelet = clients[BRACELET]
-    bracelet.publish(topics.topic(BRACELET, "telemetry"), codec.encode(fix), qos=1)
-    if step % 10 == 0:
-        health = Health(boot, 2 * step + 1, now, max(5, 90 - step // 10), False, -85)
-        bracelet.publish(topics.topic(BRACELET, "telemetry"), codec.encode(health), qos=1)
-    if step == 5:
-        strap = Event(
-            boot,
-            2 * step + 1,
-            now,
-            contract.EV_STRAP_OPENED,
-            fix=EventFix(fix.lat_e7, fix.lon_e7, 8, contract.FIX_GNSS),
+
+
+def _register(database_url: str, cast: Cast) -> str:
+    """Fill a fresh cloud database; return the gateway's token."""
+    now = datetime.now(UTC)
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with make_sessions(engine).begin() as session:
+            token = registry.add_gateway(session, GATEWAY, now)
+            registry.add_user(session, ADMIN, cast.admin_password, Role.administrator, now)
+            registry.add_user(session, CHIEF, cast.chief_password, Role.river_chief, now)
+            for number, station in enumerate(cast.stations, start=1):
+                site = f"site-{number:03d}"
+                registry.add_site(session, site, f"Demo station {number}", "Suzhou Creek")
+                registry.add_device(
+                    session, station, DeviceKind.river_station, GATEWAY, now, site_id=site
+                )
+            registry.assign_site(session, CHIEF, "site-001")
+            for number, bracelet in enumerate(cast.bracelets, start=1):
+                case = f"case-2026-{number:04d}"
+                registry.add_person(session, case, f"Supervised person {number}")
+                registry.add_device(
+                    session, bracelet, DeviceKind.bracelet, GATEWAY, now, person_reference=case
+                )
+    finally:
+        engine.dispose()
+    return token
+
+
+def _secret_file(path: Path, text: str) -> Path:
+    path.touch(mode=0o600)
+    path.write_text(text)
+    return path
+
+
+def _stored(influx_url: str) -> dict[str, int]:
+    """Points per measurement, read back from InfluxDB itself."""
+    counts = {}
+    for policy, measurement in MEASUREMENTS:
+        response = httpx.get(
+            f"{influx_url}/query",
+            params={"db": DATABASE, "q": f'SELECT count("seq") FROM "{policy}"."{measurement}"'},
         )
-        bracelet.publish(topics.topic(BRACELET, "event"), codec.encode(strap), qos=1)
-    if step == 3:
-        # What a broken device might send: refused with its reason, not stored.
-        bracelet.publish(topics.topic(BRACELET, "telemetry"), b"\xa1\x00\x02", qos=1)
-    oxygen = 780 + int(150 * math.sin(step / 30.0))
-    sample = WaterSample(boot, step, now, {1: 1425, 2: 742, 3: oxygen, 7: 412, 8: 95})
-    clients[RIVER_STATION].publish(
-        topics.topic(RIVER_STATION, "telemetry"), codec.encode(sample), qos=1
-    )
+        series = response.json()["results"][0].get("series", [])
+        counts[measurement] = int(series[0]["values"][0][1]) if series else 0
+    return counts
 
 
 def demo_command(
-    folder: Annotated[Path, typer.Option(help="Where the demo keeps its services' files.")] = Path(
-        ".demo"
-    ),
+    folder: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(".demo"),
     duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+        float | None, typer.Option(help="Stop after this many live seconds (default: Ctrl-C).")
     ] = None,
+    bracelets: Annotated[int, typer.Option(min=1, help="Simulated bracelets.")] = 40,
+    stations: Annotated[int, typer.Option(min=1, help="Simulated river stations.")] = 6,
+    history: Annotated[
+        int, typer.Option(min=0, help="Minutes of past data the devices catch up on first.")
+    ] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
 ) -> None:
-    """Start broker and InfluxDB, run demo devices through them, and say where to look."""
+    """Run broker, InfluxDB, cloud, gateway and a simulated fleet; say where to look."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    passwords = {name: secrets.token_urlsafe(18) for name in (BRACELET, RIVER_STATION, GATEWAY)}
-    password_file = folder / "gateway.password"
-    password_file.write_text(passwords[GATEWAY])
-    password_file.chmod(0o600)
+    cast = _cast(bracelets, stations)
+    database_url = f"sqlite:///{folder / 'cloud.sqlite3'}"
+    (folder / "cloud.sqlite3").unlink(missing_ok=True)
+    token = _register(database_url, cast)
+    admin_file = _secret_file(folder / "admin.password", cast.admin_password)
+    _secret_file(folder / "chief.password", cast.chief_password)
 
-    broker = MosquittoServer(folder / "mosquitto", users=passwords, acl=render_acl([GATEWAY]))
+    users = {**cast.device_passwords, EDGE_MQTT_USER: cast.edge_password}
+    broker = MosquittoServer(folder / "mosquitto", users=users, acl=render_acl([EDGE_MQTT_USER]))
     influx = InfluxServer(folder / "influxdb")
-    typer.echo("starting Mosquitto and InfluxDB ...")
+    typer.echo("starting Mosquitto, InfluxDB, the cloud and the gateway ...")
     with broker, influx:
-        httpx.post(
-            f"{influx.url}/query", params={"q": f"CREATE DATABASE {DATABASE}"}
-        ).raise_for_status()
-        collector = Collector(broker, passwords[GATEWAY], influx.url)
-        collector.start()
-        devices = {d: _client(d, passwords[d], broker) for d in (BRACELET, RIVER_STATION)}
-        for client in devices.values():
-            client.loop_start()
-        _print_where_to_look(broker, influx, password_file)
-
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        started = time.monotonic()
-        boot = int(time.time()) % 100000 + 1
-        step = 0
-        try:
-            while not stop.is_set():
-                if duration is not None and time.monotonic() - started >= duration:
-                    break
-                _publish_fleet(devices, step, boot)
-                step += 1
-                if step % 5 == 0:
-                    typer.echo(
-                        f"[{step:4d}s] stored {collector.stored} messages, "
-                        f"set aside {len(collector.quarantined)}"
-                    )
-                stop.wait(1.0)
-        except KeyboardInterrupt:
-            pass
-        time.sleep(1.0)  # let the last QoS 1 deliveries land
-        for client in devices.values():
-            client.loop_stop()
-            client.disconnect()
-        collector.stop()
-        typer.echo(f"stored {collector.stored} messages; InfluxDB now holds {_counts(influx.url)}")
-        for reason in collector.quarantined:
-            typer.echo(f"set aside (breaks the wire contract): {reason}")
-    typer.echo("stopped Mosquitto and InfluxDB")
-
-
-def _counts(influx_url: str) -> str:
-    """Points per measurement, read back from InfluxDB itself."""
-    counts = []
-    for measurement, field in (("location", "lat"), ("water_quality", "seq"), ("event", "code")):
-        response = httpx.get(
-            f"{influx_url}/query",
-            params={"db": DATABASE, "q": f"SELECT count({field}) FROM {measurement}"},
+        cloud = CloudServer(
+            folder / "cloud",
+            {
+                "influx_url": influx.url,
+                "influx_database": DATABASE,
+                "database_url": database_url,
+                "data_dir": str(folder / "cloud"),
+            },
         )
-        series = response.json()["results"][0].get("series", [])
-        counts.append(f"{series[0]['values'][0][1] if series else 0} {measurement}")
-    return ", ".join(counts)
+        edge = EdgeGateway(
+            folder / "edge",
+            {
+                "gateway_id": GATEWAY,
+                "mqtt_url": broker.url,
+                "mqtt_username": EDGE_MQTT_USER,
+                "mqtt_password": cast.edge_password,
+                "cloud_url": "",  # set below, once the cloud has its port
+                "gateway_token": token,
+                "buffer_path": str(folder / "edge" / "buffer.sqlite3"),
+                "registry_path": str(folder / "edge" / "devices.toml"),
+                "data_dir": str(folder / "edge"),
+            },
+        )
+        with cloud:
+            edge.settings["cloud_url"] = cloud.url
+            edge.folder.mkdir(parents=True, exist_ok=True)
+            kinds = {b: EdgeDeviceKind.bracelet for b in cast.bracelets}
+            kinds.update({s: EdgeDeviceKind.river_station for s in cast.stations})
+            (edge.folder / "devices.toml").write_text(render_registry(kinds))
+            with edge:
+                _run_fleet(folder, cast, broker, influx, cloud, edge, admin_file,
+                           duration, history, seed)  # fmt: skip
+    typer.echo("stopped the gateway, the cloud, InfluxDB and Mosquitto")
 
 
-def _print_where_to_look(broker: MosquittoServer, influx: InfluxServer, password: Path) -> None:
-    query = "SELECT * FROM location ORDER BY time DESC LIMIT 5"
+def _run_fleet(
+    folder: Path,
+    cast: Cast,
+    broker: MosquittoServer,
+    influx: InfluxServer,
+    cloud: CloudServer,
+    edge: EdgeGateway,
+    admin_file: Path,
+    duration: float | None,
+    history: int,
+    seed: int,
+) -> None:
+    scenario = load_scenario(None)
+    start = datetime.now(UTC) - timedelta(minutes=history)
+    # The scenario's day, moved so that it ends now: timestamps are real times.
+    moved = scenario.model_copy(update={"start": start.astimezone(scenario.start.tzinfo)})
+    world = World(moved, seed)
+    fleet = Fleet(broker.url, world, len(cast.bracelets), len(cast.stations), cast.device_passwords)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        if history:
+            typer.echo(f"catching up on {history} minutes of history ...")
+            fleet.run(history * 60, speedup=0)
+        _print_where_to_look(folder, broker, influx, cloud, edge, admin_file, cast)
+        started = time.monotonic()
+        while not stop["now"]:
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+            fleet.run(5, speedup=1.0)
+            _progress(fleet.stats(), influx.url)
+    except KeyboardInterrupt:
+        pass
+    typer.echo("draining: devices send what they hold, the gateway forwards it ...")
+    fleet.drain(30)
+    made = fleet.stats().created
+    fleet.close()
+    deadline = time.monotonic() + 30
+    while sum(_stored(influx.url).values()) < made and time.monotonic() < deadline:
+        time.sleep(0.5)
+    stored = _stored(influx.url)
+    typer.echo(
+        f"devices made {made} records; InfluxDB holds {stored['location']} location, "
+        f"{stored['water']} water, {stored['event']} event, {stored['health']} health, "
+        f"{stored['ack']} ack points ({sum(stored.values())} in all)"
+    )
+
+
+def _progress(stats: FleetStats, influx_url: str) -> None:
+    stored = sum(_stored(influx_url).values())
+    typer.echo(
+        f"  devices connected {stats.connected}/{stats.devices}, records made {stats.created}, "
+        f"buffered on devices {stats.buffered}, stored in InfluxDB {stored}"
+    )
+
+
+def _print_where_to_look(
+    folder: Path,
+    broker: MosquittoServer,
+    influx: InfluxServer,
+    cloud: CloudServer,
+    edge: EdgeGateway,
+    admin_file: Path,
+    cast: Cast,
+) -> None:
+    login = (
+        '  TOKEN=$(printf \'{"username": "'
+        + ADMIN
+        + '", "password": "%s"}\' '
+        + f'"$(cat {admin_file})" | curl -s -X POST $CLOUD/api/v1/auth/token '
+        + "-H 'Content-Type: application/json' -d @- "
+        + """| python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"""
+    )
+    bracelet = cast.bracelets[0]
+    now = datetime.now(UTC)
+    window = (
+        f"--data-urlencode start={(now - timedelta(hours=2)).strftime('%Y-%m-%dT%H:%M:%SZ')} "
+        f"--data-urlencode end={(now + timedelta(hours=2)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
     typer.echo(
         "\n".join(
             [
                 "",
                 "fieldwatch demo is running. Where to look:",
-                f"  MQTT broker   {broker.url}  (devices {BRACELET}, {RIVER_STATION}; ACL on)",
-                f"    watch it:   mosquitto_sub -h {broker.host} -p {broker.port} -u {GATEWAY} "
-                f"-P \"$(cat {password})\" -t 'fw/v1/#' -v",
-                f"  InfluxDB      {influx.url}  (database {DATABASE})",
-                f"    query it:   curl -sG {influx.url}/query --data-urlencode db={DATABASE} "
-                f'--data-urlencode "q={query}"',
-                f"  service logs  {broker.log_path}, {influx.log_path}",
-                "  the wire contract: docs/contract.md",
+                f"  cloud API     {cloud.url}/docs   (users {ADMIN} and {CHIEF}; passwords in "
+                f"{folder}/*.password)",
+                f"  gateway       {edge.metrics_url}",
+                f"  MQTT broker   {broker.url}   (each device logs in as itself; ACL on)",
+                f"  InfluxDB      {influx.url}   (database {DATABASE})",
+                f"  logs          {folder}/*/*.log",
+                "",
+                "Query it (docs/cloud.md has more):",
+                f"  CLOUD={cloud.url}",
+                login,
+                f'  curl -s -G $CLOUD/api/v1/devices/{bracelet}/track -H "Authorization: Bearer '
+                f'$TOKEN" {window} -d every_s=300',
+                '  curl -s -G $CLOUD/api/v1/sites/site-001/water -H "Authorization: Bearer $TOKEN"'
+                f" {window} -d parameter=dissolved_oxygen -d every_s=600",
+                '  curl -s $CLOUD/api/v1/sites/latest -H "Authorization: Bearer $TOKEN"',
                 "Press Ctrl-C to stop.",
                 "",
             ]
