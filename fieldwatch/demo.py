@@ -11,6 +11,7 @@ readings late), then reports live. It prints where to look and how to query.
 
 import dataclasses
 import secrets
+import shutil
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -134,10 +135,14 @@ def demo_command(
 ) -> None:
     """Run broker, InfluxDB, cloud, gateway and a simulated fleet; say where to look."""
     folder = folder.resolve()
+    # Every run starts afresh: new simulated devices restart at boot 1, which must not
+    # meet an earlier run's records, buffers or sessions.
+    for part in ("mosquitto", "influxdb", "cloud", "edge"):
+        shutil.rmtree(folder / part, ignore_errors=True)
+    (folder / "cloud.sqlite3").unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     cast = _cast(bracelets, stations)
     database_url = f"sqlite:///{folder / 'cloud.sqlite3'}"
-    (folder / "cloud.sqlite3").unlink(missing_ok=True)
     token = _register(database_url, cast)
     admin_file = _secret_file(folder / "admin.password", cast.admin_password)
     _secret_file(folder / "chief.password", cast.chief_password)
