@@ -1,10 +1,17 @@
 """``fieldwatch bench``: measurements whose results are written in docs/benchmarks.md."""
 
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from fieldwatch.bench import backlog as backlog_bench
+from fieldwatch.bench import chaos as chaos_bench
 from fieldwatch.bench import codec as codec_bench
+from fieldwatch.bench import pipeline as pipeline_bench
 
 app = typer.Typer(help="Measure this machine; see docs/benchmarks.md.", no_args_is_help=True)
 
@@ -18,3 +25,102 @@ def codec_command(
     typer.echo(f"{count} messages per round, median of {rounds} rounds")
     for rate in codec_bench.measure(count, rounds):
         typer.echo(f"  {rate.name:<36} {rate.per_second:>10,.0f} msg/s")
+
+
+@app.command("chaos")
+def chaos_command(
+    duration: Annotated[
+        float, typer.Option(min=10, help="Wall seconds the fleet publishes under faults.")
+    ] = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed of the fault schedule and the scenario.")] = 1,
+    bracelets: Annotated[int, typer.Option(min=1, help="Simulated bracelets.")] = 60,
+    sensors: Annotated[int, typer.Option(min=0, help="Simulated river stations.")] = 10,
+    speedup: Annotated[
+        float, typer.Option(min=1, help="Simulated seconds per wall second.")
+    ] = 10.0,
+    max_outage: Annotated[float, typer.Option(min=1, help="Longest outage, seconds.")] = 12.0,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the result as JSON to this file.")
+    ] = None,
+) -> None:
+    """Break gateway, cloud, InfluxDB, broker and uplink at random; account for every record."""
+    options = chaos_bench.ChaosOptions(
+        duration_s=duration,
+        seed=seed,
+        bracelets=bracelets,
+        sensors=sensors,
+        speedup=speedup,
+        max_outage_s=max_outage,
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-chaos-") as folder:
+        result = chaos_bench.run_chaos(options, Path(folder), say=typer.echo)
+    for line in result.summary_lines():
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("pipeline")
+def pipeline_command(
+    quick: Annotated[
+        bool, typer.Option(help="Two short steps and a short peer: under 60 s.")
+    ] = False,
+    steps: Annotated[
+        str | None, typer.Option(help="Offered loads, readings/s, comma-separated.")
+    ] = None,
+    peer_steps: Annotated[
+        str | None, typer.Option(help="Offered loads for the peer, comma-separated.")
+    ] = None,
+    step_seconds: Annotated[float | None, typer.Option(min=1, help="Seconds per step.")] = None,
+    records_per_message: Annotated[
+        int,
+        typer.Option(min=1, max=256, help="Readings per MQTT message (a contract batch if > 1)."),
+    ] = 100,
+    devices: Annotated[int, typer.Option(min=1, help="Publishing devices.")] = 20,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
+    ] = None,
+) -> None:
+    """Offered vs stored readings, loss and latency per step, beside the ceilings and a peer."""
+    base = (
+        pipeline_bench.PipelineOptions.quick() if quick else pipeline_bench.PipelineOptions.full()
+    )
+    options = dataclasses.replace(
+        base,
+        steps=_rates(steps) or base.steps,
+        peer_steps=_rates(peer_steps) or base.peer_steps,
+        step_seconds=step_seconds or base.step_seconds,
+        records_per_message=records_per_message,
+        devices=devices,
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-bench-") as folder:
+        report = pipeline_bench.run_pipeline(options, Path(folder), say=typer.echo)
+    for line in pipeline_bench.summary_lines(report):
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+
+
+def _rates(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"not a list of rates: {text!r}") from None
+
+
+@app.command("backlog")
+def backlog_command(
+    readings: Annotated[int, typer.Option(min=1000, help="Readings in the backlog.")] = 1_000_000,
+    records_per_message: Annotated[
+        str, typer.Option(help="Readings per message, comma-separated: one row each.")
+    ] = "1,100",
+) -> None:
+    """The gateway's disk and memory per buffered reading, with a backlog of READINGS."""
+    for size in _rates(records_per_message):
+        with tempfile.TemporaryDirectory(prefix="fieldwatch-backlog-") as folder:
+            cost = backlog_bench.measure_backlog(Path(folder), readings, int(size))
+        typer.echo(cost.line())

@@ -1,0 +1,147 @@
+"""What the machine allows, for the same data: the two ceilings the pipeline sits under.
+
+- storage: points/s InfluxDB accepts for the pipeline's own points (the cloud's
+  ``record_point``, influxdb-client ``Point`` serialisation), sent as ready-made
+  line-protocol batches of 5,000 lines by one writer;
+- transport: messages/s Mosquitto relays for the load generator's payloads at QoS 1,
+  between C clients that do nothing else (``mosquitto_pub --repeat``, ``mosquitto_sub``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from cloud.timeseries.points import RecordContext, record_point
+from core.messages import LocationFix
+from fieldwatch.bench.loadgen import encode_records
+from fieldwatch.bench.stack import BenchBroker
+from fieldwatch.local.process import find_executable
+
+LINES_PER_WRITE = 5000
+CEILING_DATABASE = "ceiling"
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    name: str
+    readings_per_s: float
+    detail: str
+
+
+def create_database(influx_url: str, database: str) -> None:
+    """A database with the cloud's ``evidence`` policy as default, so queries match."""
+    statements = [
+        f'CREATE DATABASE "{database}"',
+        f'CREATE RETENTION POLICY "evidence" ON "{database}" DURATION INF REPLICATION 1 DEFAULT',
+    ]
+    with httpx.Client(base_url=influx_url, timeout=30) as client:
+        for statement in statements:
+            client.post("/query", params={"q": statement}).raise_for_status()
+
+
+def pipeline_lines(count: int, devices: int = 20) -> list[str]:
+    """``count`` location points exactly as the cloud writes them."""
+    ts = int(time.time())
+    lines = []
+    for i in range(count):
+        device = f"br-{i % devices + 1:06d}"
+        seq = i // devices
+        fix = LocationFix(1, seq, ts, 311234567 + seq % 10000, 1214567890, 8, 1, 120)
+        context = RecordContext(device, "gw-bench", ts * 1000, False)
+        lines.append(record_point(fix, context).line)
+    return lines
+
+
+def storage_ceiling(influx_url: str, points: int, rounds: int = 3) -> Ceiling:
+    """Median points/s of ``rounds`` writes of ``points`` points, 5,000 lines a request."""
+    create_database(influx_url, CEILING_DATABASE)
+    lines = pipeline_lines(points)
+    bodies = [
+        "\n".join(lines[i : i + LINES_PER_WRITE]).encode()
+        for i in range(0, len(lines), LINES_PER_WRITE)
+    ]
+    rates = []
+    params = {"db": CEILING_DATABASE, "rp": "evidence", "precision": "ns"}
+    with httpx.Client(base_url=influx_url, timeout=60) as client:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for body in bodies:
+                client.post("/write", params=params, content=body).raise_for_status()
+            rates.append(points / (time.perf_counter() - started))
+    return Ceiling(
+        "storage (InfluxDB, line protocol)",
+        statistics.median(rates),
+        f"{points:,} points in writes of {LINES_PER_WRITE:,} lines, one writer, median of {rounds}",
+    )
+
+
+def transport_ceiling(
+    records_per_message: int, messages: int, publishers: int = 4, rounds: int = 3
+) -> Ceiling:
+    """Median messages/s relayed at QoS 1 from ``publishers`` C clients to one C subscriber."""
+    _topic, payload = encode_records(1, 0, records_per_message, int(time.time()))
+    per_publisher = messages // publishers
+    rates = []
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-transport-") as folder:
+        payload_file = Path(folder) / "payload.cbor"
+        payload_file.write_bytes(payload)
+        with BenchBroker(Path(folder) / "mosquitto", persistence=False) as broker:
+            for _ in range(rounds):
+                rates.append(_relay_round(broker, payload_file, per_publisher, publishers))
+    rates = [r for r in rates if r > 0]
+    median_messages = statistics.median(rates) if rates else 0.0
+    return Ceiling(
+        "transport (Mosquitto, QoS 1)",
+        median_messages * records_per_message,
+        f"{median_messages:,.0f} msg/s of {len(payload):,} B ({records_per_message} readings "
+        f"each), {publishers} mosquitto_pub -> 1 mosquitto_sub, median of {rounds}",
+    )
+
+
+def _relay_round(broker: BenchBroker, payload: Path, per_publisher: int, publishers: int) -> float:
+    """Messages/s from the first publish to the subscriber's last message; 0 on failure."""
+    total = per_publisher * publishers
+    host, port = broker.host, str(broker.port)
+    subscriber = subprocess.Popen(
+        [
+            *(find_executable("mosquitto_sub"), "-h", host, "-p", port, "-q", "1"),
+            *("-t", "fw/v1/+/up/batch", "-C", str(total), "-i", "fieldwatch-ceiling-sub"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    senders: list[subprocess.Popen[bytes]] = []
+    try:
+        time.sleep(0.5)  # subscribed
+        started = time.perf_counter()
+        senders = [
+            subprocess.Popen(
+                [
+                    *(find_executable("mosquitto_pub"), "-h", host, "-p", port, "-q", "1"),
+                    *("-t", f"fw/v1/br-{n + 1:06d}/up/batch", "-f", str(payload)),
+                    *("--repeat", str(per_publisher), "-i", f"fieldwatch-ceiling-pub-{n}"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for n in range(publishers)
+        ]
+        subscriber.wait(timeout=120)
+        elapsed = time.perf_counter() - started
+        for sender in senders:
+            sender.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        return 0.0
+    finally:
+        for process in (subscriber, *senders):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return total / elapsed if subscriber.returncode == 0 else 0.0
