@@ -9,6 +9,7 @@ Nothing after the highest number received is a gap yet: it may still be on its w
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,9 +37,26 @@ class Gap:
         return self.last - self.first + 1
 
 
+def runs_of(seqs: Iterable[int]) -> list[SeqRange]:
+    """Sequence numbers as sorted runs of consecutive numbers (duplicates ignored)."""
+    runs: list[SeqRange] = []
+    first: int | None = None
+    last: int | None = None
+    for seq in sorted(set(seqs)):
+        if last is not None and seq == last + 1:
+            last = seq
+            continue
+        if first is not None and last is not None:
+            runs.append(SeqRange(first, last))
+        first = last = seq
+    if first is not None and last is not None:
+        runs.append(SeqRange(first, last))
+    return runs
+
+
 def merge_ranges(ranges: Iterable[SeqRange], seqs: Iterable[int]) -> list[SeqRange]:
     """The runs after adding ``seqs``: sorted, disjoint, adjacent runs joined."""
-    pieces = sorted([*ranges, *(SeqRange(seq, seq) for seq in seqs)])
+    pieces = sorted([*ranges, *runs_of(seqs)])
     merged: list[SeqRange] = []
     for piece in pieces:
         if merged and piece.first <= merged[-1].last + 1:
@@ -47,6 +65,19 @@ def merge_ranges(ranges: Iterable[SeqRange], seqs: Iterable[int]) -> list[SeqRan
         else:
             merged.append(piece)
     return merged
+
+
+class RunIndex:
+    """Whether a sequence number is in one of a (device, boot)'s runs, by bisection."""
+
+    def __init__(self, runs: Iterable[SeqRange]) -> None:
+        ordered = sorted(runs)
+        self._firsts = [run.first for run in ordered]
+        self._lasts = [run.last for run in ordered]
+
+    def __contains__(self, seq: int) -> bool:
+        at = bisect_right(self._firsts, seq) - 1
+        return at >= 0 and seq <= self._lasts[at]
 
 
 def gaps_of(boot: int, ranges: Sequence[SeqRange]) -> list[Gap]:

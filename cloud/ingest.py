@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +43,7 @@ from cloud.ingest_plan import (
     plan_batch,
 )
 from cloud.timeseries.influx import InfluxStore
+from cloud.timeseries.points import Record
 from core import contract as c
 from core.forwarding import ForwardBatch
 from core.messages import Ack, Event, Health, LocationFix
@@ -77,16 +78,17 @@ class IngestService:
                 decoded = decode_batch_items(
                     gateway_id, batch, {d.id: d.gateway_id for d in devices.values()}
                 )
+                received = _received(session, decoded.boots())
                 plan = plan_batch(
                     gateway_id,
                     batch,
                     decoded,
                     {device.id: _high_water(device) for device in devices.values()},
-                    _received(session, decoded.boots()),
+                    received,
                     self._late_after_s,
                 )
                 self._influx.write(plan.points)
-                _record(session, gateway_id, batch, plan, devices, now)
+                _record(session, gateway_id, batch, plan, devices, received, now)
         except IntegrityError:
             # The same batch, sent twice at once, was committed by the other request.
             with self._sessions() as session:
@@ -131,6 +133,7 @@ def _record(
     batch: ForwardBatch,
     plan: BatchPlan,
     devices: dict[str, Device],
+    received: Mapping[tuple[str, int], list[SeqRange]],
     now: datetime,
 ) -> None:
     for rejection in plan.rejections:
@@ -149,11 +152,14 @@ def _record(
                 stored_at=now,
             )
         )
-    for record in plan.records:
-        _apply_record(devices[record.device_id], record, now)
+    by_device: dict[str, list[Record]] = defaultdict(list)
+    for accepted in plan.records:
+        by_device[accepted.device_id].append(accepted.record)
+    for device_id, records in by_device.items():
+        _apply_records(devices[device_id], records, now)
     for update in plan.statuses:
         _apply_status(devices[update.device_id], update, now)
-    _update_completeness(session, plan.records, now)
+    _update_completeness(session, plan.records, received, now)
     gateway = session.get(Gateway, gateway_id)
     if gateway is not None:
         gateway.last_batch_at = now
@@ -177,28 +183,36 @@ def _rejection_json(rejection: Rejection) -> dict[str, object]:
     }
 
 
-def _apply_record(device: Device, accepted: AcceptedRecord, now: datetime) -> None:
-    """Latest state follows the newest record by (boot, seq); late ones fill history only."""
-    record = accepted.record
+def _apply_records(device: Device, records: Iterable[Record], now: datetime) -> None:
+    """Latest state follows the newest record by (boot, seq); late ones fill history only.
+
+    The records in buffer order; the outcome is that of applying them one by one, with
+    each attribute of the device row set once.
+    """
     device.last_seen_at = now
-    position = (record.boot, record.seq)
     mark = _high_water(device)
-    if mark is not None and position < mark:
-        return
-    device.last_boot, device.last_seq = position
-    device.last_record_ts = record.ts
-    if isinstance(record, LocationFix):
-        device.last_lat, device.last_lon = record.lat, record.lon
-    elif isinstance(record, Health) or (
-        isinstance(record, Event) and record.battery_pct is not None
-    ):
-        device.battery_pct = record.battery_pct
-    elif (
-        isinstance(record, Ack)
-        and record.config_version is not None
-        and record.result == c.ACK_DONE
-    ):
-        device.config_version = record.config_version
+    latest: dict[str, object] = {}
+    for record in records:
+        position = (record.boot, record.seq)
+        if mark is not None and position < mark:
+            continue
+        mark = position
+        latest["last_boot"], latest["last_seq"] = position
+        latest["last_record_ts"] = record.ts
+        if isinstance(record, LocationFix):
+            latest["last_lat"], latest["last_lon"] = record.lat, record.lon
+        elif isinstance(record, Health) or (
+            isinstance(record, Event) and record.battery_pct is not None
+        ):
+            latest["battery_pct"] = record.battery_pct
+        elif (
+            isinstance(record, Ack)
+            and record.config_version is not None
+            and record.result == c.ACK_DONE
+        ):
+            latest["config_version"] = record.config_version
+    for name, value in latest.items():
+        setattr(device, name, value)
 
 
 def _apply_status(device: Device, update: StatusUpdate, now: datetime) -> None:
@@ -219,33 +233,39 @@ def _apply_status(device: Device, update: StatusUpdate, now: datetime) -> None:
 
 
 def _update_completeness(
-    session: Session, records: Iterable[AcceptedRecord], now: datetime
+    session: Session,
+    records: Iterable[AcceptedRecord],
+    received: Mapping[tuple[str, int], list[SeqRange]],
+    now: datetime,
 ) -> None:
-    """Merge the new sequence numbers into each (device, boot)'s runs; rewrite its gaps."""
+    """Merge the new sequence numbers into each (device, boot)'s runs; rewrite its gaps.
+
+    ``received`` holds the runs read in this transaction (rows locked); the stored
+    gaps are always the gaps of the stored runs, so they are read and rewritten only
+    when the gaps change.
+    """
     seqs: dict[tuple[str, int], set[int]] = defaultdict(set)
     for accepted in records:
         seqs[(accepted.device_id, accepted.record.boot)].add(accepted.record.seq)
     for (device_id, boot), new_seqs in sorted(seqs.items()):
-        where = (SequenceRange.device_id == device_id) & (SequenceRange.boot == boot)
-        old = [
-            SeqRange(r.first_seq, r.last_seq)
-            for r in session.scalars(select(SequenceRange).where(where))
-        ]
+        old = sorted(received.get((device_id, boot), ()))
         runs = merge_ranges(old, new_seqs)
-        if runs != sorted(old):
-            session.execute(delete(SequenceRange).where(where))
-            session.add_all(
-                SequenceRange(device_id=device_id, boot=boot, first_seq=r.first, last_seq=r.last)
-                for r in runs
-            )
+        if runs == old:
+            continue
+        where = (SequenceRange.device_id == device_id) & (SequenceRange.boot == boot)
+        session.execute(delete(SequenceRange).where(where))
+        session.add_all(
+            SequenceRange(device_id=device_id, boot=boot, first_seq=r.first, last_seq=r.last)
+            for r in runs
+        )
+        gaps = gaps_of(boot, runs)
+        if gaps == gaps_of(boot, old):
+            continue
         gap_where = (SequenceGap.device_id == device_id) & (SequenceGap.boot == boot)
         known = {
             (g.first_seq, g.last_seq): g.detected_at
             for g in session.scalars(select(SequenceGap).where(gap_where))
         }
-        gaps = gaps_of(boot, runs)
-        if {(g.first, g.last) for g in gaps} == set(known):
-            continue
         session.execute(delete(SequenceGap).where(gap_where))
         session.add_all(
             SequenceGap(

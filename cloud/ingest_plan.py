@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cloud.completeness import Arrival, SeqPosition, SeqRange, is_late
+from cloud.completeness import Arrival, RunIndex, SeqPosition, SeqRange, is_late
 from cloud.timeseries.points import RECORD_TYPES, Record, RecordContext, StoredPoint, record_point
 from core.errors import DecodeError
 from core.forwarding import ForwardBatch, ForwardedMessage
@@ -120,6 +120,8 @@ def plan_batch(
     plan = BatchPlan(accepted=len(decoded.messages), rejections=list(decoded.rejections))
     marks = dict(high_water)
     seen: dict[tuple[str, int], set[int]] = {}
+    stored = {key: RunIndex(runs) for key, runs in received.items()}
+    nothing_stored = RunIndex(())
     for entry in decoded.messages:
         item, message = entry.item, entry.message
         if isinstance(message, Status):
@@ -129,7 +131,7 @@ def plan_batch(
         for record in _records(message):
             key = (item.device_id, record.boot)
             fresh = seen.setdefault(key, set())
-            if record.seq in fresh or _contains(received.get(key, ()), record.seq):
+            if record.seq in fresh or record.seq in stored.get(key, nothing_stored):
                 plan.duplicates += 1
                 continue
             fresh.add(record.seq)
@@ -142,10 +144,6 @@ def plan_batch(
             plan.points.append(record_point(record, context))
             plan.records.append(AcceptedRecord(item.device_id, record, late))
     return plan
-
-
-def _contains(runs: Sequence[SeqRange], seq: int) -> bool:
-    return any(run.first <= seq <= run.last for run in runs)
 
 
 def _records(message: Message) -> list[Record]:

@@ -1,4 +1,4 @@
-"""Records to InfluxDB points, as line protocol built by influxdb-client's ``Point``. Pure.
+"""Records to InfluxDB points, as the line protocol influxdb-client's ``Point`` writes. Pure.
 
 Every field keeps one type for ever (InfluxDB refuses a field whose type changes
 within a shard): physical values are always floats, counters and codes always
@@ -7,7 +7,9 @@ integers, names always strings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from influxdb_client import Point, WritePrecision
@@ -44,7 +46,46 @@ class RecordContext:
 
 
 def record_point(record: Record, context: RecordContext) -> StoredPoint:
-    """The point of one record; the same record and context give the same line."""
+    """The point of one record; the same record and context give the same line.
+
+    The line is what influxdb-client's ``Point`` writes for these fields (tests compare
+    the two on every kind), built faster: the escaped series key and string fields
+    come from ``Point`` once and are reused; numbers are formatted as ``Point`` formats
+    them (integers with ``i``, floats without a trailing ``.0``, booleans lower case).
+    """
+    measurement = MEASUREMENT_BY_KIND[record.KIND]
+    fields: dict[str, Any] = {
+        "boot": record.boot,
+        "seq": record.seq,
+        "late": context.late,
+        "gateway_id": context.gateway_id,
+        "received_at_ms": context.received_at_ms,
+    }
+    fields.update(_body_fields(record))
+    parts = []
+    for name in sorted(fields):
+        value = fields[name]
+        kind = type(value)
+        if kind is int:
+            parts.append(f"{name}={value}i")
+        elif kind is float:
+            if not math.isfinite(value):
+                continue  # as Point: InfluxDB has no NaN or infinity
+            text = repr(value)
+            parts.append(f"{name}={text[:-2] if text.endswith('.0') else text}")
+        elif kind is bool:
+            parts.append(f"{name}=true" if value else f"{name}=false")
+        elif kind is str:
+            parts.append(_string_field(name, value))
+        elif value is not None:
+            raise TypeError(f"field {name} of type {kind.__name__} has no line-protocol form")
+    time_ns = point_time_ns(record.ts, record.boot, record.seq)
+    line = f"{_series_key(measurement, context.device_id)} {','.join(parts)} {time_ns}"
+    return StoredPoint(POLICY_BY_MEASUREMENT[measurement].name, line)
+
+
+def reference_point(record: Record, context: RecordContext) -> StoredPoint:
+    """The same point built field by field with ``Point``: what ``record_point`` must equal."""
     measurement = MEASUREMENT_BY_KIND[record.KIND]
     point = Point(measurement).tag(DEVICE_TAG, context.device_id)
     fields: dict[str, Any] = {
@@ -56,11 +97,24 @@ def record_point(record: Record, context: RecordContext) -> StoredPoint:
     }
     fields.update(_body_fields(record))
     for name in sorted(fields):
-        value = fields[name]
-        if value is not None:
-            point = point.field(name, value)
+        if fields[name] is not None:
+            point = point.field(name, fields[name])
     point = point.time(point_time_ns(record.ts, record.boot, record.seq), WritePrecision.NS)
     return StoredPoint(POLICY_BY_MEASUREMENT[measurement].name, point.to_line_protocol())
+
+
+@lru_cache(maxsize=65536)
+def _series_key(measurement: str, device_id: str) -> str:
+    """``measurement,device_id=...`` escaped by ``Point`` (a one-field line, field cut off)."""
+    line: str = Point(measurement).tag(DEVICE_TAG, device_id).field("x", 0).to_line_protocol()
+    return line.rsplit(" ", 1)[0]
+
+
+@lru_cache(maxsize=4096)
+def _string_field(name: str, value: str) -> str:
+    """``name="value"`` escaped by ``Point``; the strings are names and ids, few and repeated."""
+    line: str = Point("m").field(name, value).to_line_protocol()
+    return line[2:]
 
 
 def _body_fields(record: Record) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import typer
 from fieldwatch.bench import backlog as backlog_bench
 from fieldwatch.bench import chaos as chaos_bench
 from fieldwatch.bench import codec as codec_bench
+from fieldwatch.bench import ingest as ingest_bench
 from fieldwatch.bench import pipeline as pipeline_bench
 
 app = typer.Typer(help="Measure this machine; see docs/benchmarks.md.", no_args_is_help=True)
@@ -25,6 +26,41 @@ def codec_command(
     typer.echo(f"{count} messages per round, median of {rounds} rounds")
     for rate in codec_bench.measure(count, rounds):
         typer.echo(f"  {rate.name:<36} {rate.per_second:>10,.0f} msg/s")
+
+
+@app.command("ingest")
+def ingest_command(
+    records_per_message: Annotated[
+        str, typer.Option(help="Readings per message, comma-separated: one row each.")
+    ] = "1,100",
+    readings: Annotated[
+        int, typer.Option(min=100, help="Readings per request (20 devices share them).")
+    ] = 5000,
+    requests: Annotated[int, typer.Option(min=1, help="Requests per round.")] = 20,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 3,
+    database_url: Annotated[
+        str | None, typer.Option(help="Relational store (default: SQLite in a temporary folder).")
+    ] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="Write a cProfile of the ingest to this file and print it.")
+    ] = None,
+) -> None:
+    """Readings per second through the cloud's ingest on one thread (no HTTP, no gateway)."""
+    for size in _rates(records_per_message):
+        per_message = int(size)
+        messages = max(1, readings // (20 * per_message))
+        shape = ingest_bench.IngestShape(20, messages, per_message)
+        with tempfile.TemporaryDirectory(prefix="fieldwatch-ingest-") as folder:
+            rate = ingest_bench.measure_ingest(
+                Path(folder),
+                shape,
+                requests=requests,
+                rounds=rounds,
+                database_url=database_url,
+                profile_to=profile,
+                say=typer.echo,
+            )
+        typer.echo(rate.line())
 
 
 @app.command("chaos")

@@ -1,0 +1,131 @@
+"""How fast the cloud's ingest stores readings, without HTTP and without the gateway.
+
+Runs what ``POST /ingest`` runs for a request (``core.forwarding.decode_batch`` of the
+gzip body, then ``IngestService.ingest``: decode and check every record again, plan,
+write to InfluxDB, record sequence ranges and device state) on one thread, against a
+private InfluxDB and a relational store in a temporary folder. Every round uses a fresh
+boot id, so each reading is new, as in a live fleet. Reports the median of the rounds.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cloud.db.engine import make_engine, make_sessions
+from cloud.db.migrate import upgrade
+from cloud.db.models import DeviceKind
+from cloud.ingest import IngestService
+from cloud.registry import add_device, add_gateway
+from cloud.timeseries.influx import InfluxStore
+from core.forwarding import ForwardBatch, ForwardedMessage, decode_batch, encode_batch
+from fieldwatch.bench.loadgen import encode_records
+from fieldwatch.local.influxdb import InfluxServer
+
+GATEWAY = "gw-bench"
+TS = 1_795_932_000
+
+
+@dataclass(frozen=True)
+class IngestShape:
+    """What one request holds: ``messages`` per device, ``records_per_message`` each."""
+
+    devices: int
+    messages: int
+    records_per_message: int
+
+    @property
+    def readings(self) -> int:
+        return self.devices * self.messages * self.records_per_message
+
+
+@dataclass(frozen=True)
+class IngestRate:
+    shape: IngestShape
+    requests: int
+    readings_per_s: float
+
+    @property
+    def us_per_reading(self) -> float:
+        return 1e6 / self.readings_per_s
+
+    def line(self) -> str:
+        s = self.shape
+        return (
+            f"{s.devices} devices x {s.messages} messages x {s.records_per_message} readings "
+            f"= {s.readings} a request: {self.readings_per_s:,.0f} readings/s "
+            f"({self.us_per_reading:.1f} us a reading)"
+        )
+
+
+def _bodies(shape: IngestShape, boot: int, requests: int) -> list[bytes]:
+    """The gzip bodies of ``requests`` requests, as the gateway sends them."""
+    bodies = []
+    seqs = dict.fromkeys(range(shape.devices), 0)
+    for number in range(requests):
+        items = []
+        for message in range(shape.messages):
+            for device in range(shape.devices):
+                topic, payload = encode_records(
+                    boot, seqs[device], shape.records_per_message, TS + message
+                )
+                seqs[device] += shape.records_per_message
+                channel = topic.rsplit("/", 1)[1]
+                received = (TS + message) * 1000 + 200
+                items.append(ForwardedMessage(f"br-{device:06d}", channel, received, payload))
+        batch = ForwardBatch(GATEWAY, f"{GATEWAY}:{boot}:{number}", TS * 1000, tuple(items))
+        bodies.append(encode_batch(batch))
+    return bodies
+
+
+def measure_ingest(
+    folder: Path,
+    shape: IngestShape,
+    *,
+    requests: int = 20,
+    rounds: int = 3,
+    database_url: str | None = None,
+    profile_to: Path | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> IngestRate:
+    """Readings per second through decode + ``IngestService.ingest``, median of ``rounds``."""
+    with InfluxServer(folder / "influxdb") as influx_server:
+        engine = make_engine(database_url or f"sqlite:///{folder / 'cloud.db'}")
+        upgrade(engine)
+        sessions = make_sessions(engine)
+        now = datetime.now(UTC)
+        with sessions.begin() as session:
+            add_gateway(session, GATEWAY, now)
+            for device in range(shape.devices):
+                add_device(session, f"br-{device:06d}", DeviceKind.bracelet, GATEWAY, now)
+        influx = InfluxStore(influx_server.url, "fieldwatch_bench_ingest")
+        service = IngestService(sessions, influx, late_after_s=120)
+        profiler = cProfile.Profile() if profile_to is not None else None
+        timings = []
+        try:
+            for boot in range(1, rounds + 1):
+                bodies = _bodies(shape, boot, requests)
+                started = time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
+                for body in bodies:
+                    service.ingest(GATEWAY, decode_batch(body), now)
+                if profiler is not None:
+                    profiler.disable()
+                timings.append(time.perf_counter() - started)
+                say(f"  round {boot}: {shape.readings * requests / timings[-1]:,.0f} readings/s")
+        finally:
+            influx.close()
+            engine.dispose()
+    if profiler is not None and profile_to is not None:
+        profiler.dump_stats(profile_to)
+        stats = pstats.Stats(str(profile_to))
+        stats.sort_stats("cumulative").print_stats(25)
+    rate = shape.readings * requests / statistics.median(timings)
+    return IngestRate(shape, requests, rate)
