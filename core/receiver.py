@@ -14,22 +14,29 @@ from core.codec import check_size, kinds_for_channel, message_from_wire
 from core.errors import NOT_CBOR, TOO_DEEP, TRAILING_BYTES, TRUNCATED, UNSUPPORTED_CBOR, DecodeError
 from core.messages import Message
 
-_PLAIN = (int, str, bytes, bool, type(None), float)
+_SCALARS = frozenset({int, str, bytes, bool, type(None), float})
 
 
 def _check_plain(value: Any, depth: int = 0) -> None:
-    """Refuse what cbor2 builds from tags and simple values, so checks see plain data."""
-    if depth > 6:
+    """Refuse what cbor2 builds from tags and simple values, so checks see plain data.
+
+    Only exact built-in types pass (cbor2 builds its tags and simple values as classes
+    of their own, some of them tuples); nothing may sit deeper than 6 levels.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is dict:
+        children: Any = [*value.keys(), *value.values()]
+    elif kind is list or kind is tuple:
+        children = value
+    else:
+        raise DecodeError(UNSUPPORTED_CBOR, "%s is not allowed on the wire" % kind.__name__)
+    if children and depth >= 6:
         raise DecodeError(TOO_DEEP, "nesting deeper than 6")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_plain(key, depth + 1)
-            _check_plain(item, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _check_plain(item, depth + 1)
-    elif not isinstance(value, _PLAIN):
-        raise DecodeError(UNSUPPORTED_CBOR, "%s is not allowed on the wire" % type(value).__name__)
+    for child in children:
+        if type(child) not in _SCALARS:
+            _check_plain(child, depth + 1)
 
 
 def read_cbor(data: bytes) -> Any:

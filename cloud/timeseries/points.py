@@ -16,6 +16,8 @@ from influxdb_client import Point, WritePrecision
 
 from cloud.timeseries.schema import (
     DEVICE_TAG,
+    EVIDENCE,
+    LOCATION,
     MEASUREMENT_BY_KIND,
     POLICY_BY_MEASUREMENT,
     point_time_ns,
@@ -53,6 +55,8 @@ def record_point(record: Record, context: RecordContext) -> StoredPoint:
     come from ``Point`` once and are reused; numbers are formatted as ``Point`` formats
     them (integers with ``i``, floats without a trailing ``.0``, booleans lower case).
     """
+    if type(record) is LocationFix:
+        return _location_point(record, context)
     measurement = MEASUREMENT_BY_KIND[record.KIND]
     fields: dict[str, Any] = {
         "boot": record.boot,
@@ -71,8 +75,7 @@ def record_point(record: Record, context: RecordContext) -> StoredPoint:
         elif kind is float:
             if not math.isfinite(value):
                 continue  # as Point: InfluxDB has no NaN or infinity
-            text = repr(value)
-            parts.append(f"{name}={text[:-2] if text.endswith('.0') else text}")
+            parts.append(f"{name}={_float(value)}")
         elif kind is bool:
             parts.append(f"{name}=true" if value else f"{name}=false")
         elif kind is str:
@@ -82,6 +85,27 @@ def record_point(record: Record, context: RecordContext) -> StoredPoint:
     time_ns = point_time_ns(record.ts, record.boot, record.seq)
     line = f"{_series_key(measurement, context.device_id)} {','.join(parts)} {time_ns}"
     return StoredPoint(POLICY_BY_MEASUREMENT[measurement].name, line)
+
+
+def _location_point(fix: LocationFix, context: RecordContext) -> StoredPoint:
+    """A location fix, most of what a fleet sends: its fields in ``Point``'s (sorted) order."""
+    speed = "" if fix.speed_cm_s is None else f",speed_cm_s={fix.speed_cm_s}i"
+    line = (
+        f"{_series_key(LOCATION, context.device_id)} accuracy_m={fix.accuracy_m}i,"
+        f"boot={fix.boot}i,{_string_field('gateway_id', context.gateway_id)},"
+        f"lat={_float(fix.lat_e7 / 1e7)},lat_e7={fix.lat_e7}i,"
+        f"late={'true' if context.late else 'false'},"
+        f"lon={_float(fix.lon_e7 / 1e7)},lon_e7={fix.lon_e7}i,"
+        f"received_at_ms={context.received_at_ms}i,seq={fix.seq}i,"
+        f"{_string_field('source', c.FIX_SOURCE_NAMES[fix.source])}{speed} "
+        f"{point_time_ns(fix.ts, fix.boot, fix.seq)}"
+    )
+    return StoredPoint(EVIDENCE.name, line)
+
+
+def _float(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def reference_point(record: Record, context: RecordContext) -> StoredPoint:

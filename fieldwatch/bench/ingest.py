@@ -4,7 +4,9 @@ Runs what ``POST /ingest`` runs for a request (``core.forwarding.decode_batch`` 
 gzip body, then ``IngestService.ingest``: decode and check every record again, plan,
 write to InfluxDB, record sequence ranges and device state) on one thread, against a
 private InfluxDB and a relational store in a temporary folder. Every round uses a fresh
-boot id, so each reading is new, as in a live fleet. Reports the median of the rounds.
+boot id, so each reading is new, as in a live fleet. Reports the median of the rounds, as
+readings per second and as CPU time of this process per reading (steadier than wall
+time on a shared machine).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class IngestRate:
     shape: IngestShape
     requests: int
     readings_per_s: float
+    cpu_us_per_reading: float  # this process's CPU (InfluxDB runs in its own)
 
     @property
     def us_per_reading(self) -> float:
@@ -60,7 +63,7 @@ class IngestRate:
         return (
             f"{s.devices} devices x {s.messages} messages x {s.records_per_message} readings "
             f"= {s.readings} a request: {self.readings_per_s:,.0f} readings/s "
-            f"({self.us_per_reading:.1f} us a reading)"
+            f"({self.us_per_reading:.1f} us a reading, {self.cpu_us_per_reading:.1f} us of CPU)"
         )
 
 
@@ -108,10 +111,12 @@ def measure_ingest(
         service = IngestService(sessions, influx, late_after_s=120)
         profiler = cProfile.Profile() if profile_to is not None else None
         timings = []
+        cpu = []
         try:
             for boot in range(1, rounds + 1):
                 bodies = _bodies(shape, boot, requests)
                 started = time.perf_counter()
+                cpu_started = time.process_time()
                 if profiler is not None:
                     profiler.enable()
                 for body in bodies:
@@ -119,6 +124,7 @@ def measure_ingest(
                 if profiler is not None:
                     profiler.disable()
                 timings.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - cpu_started)
                 say(f"  round {boot}: {shape.readings * requests / timings[-1]:,.0f} readings/s")
         finally:
             influx.close()
@@ -127,5 +133,6 @@ def measure_ingest(
         profiler.dump_stats(profile_to)
         stats = pstats.Stats(str(profile_to))
         stats.sort_stats("cumulative").print_stats(25)
-    rate = shape.readings * requests / statistics.median(timings)
-    return IngestRate(shape, requests, rate)
+    readings = shape.readings * requests
+    rate = readings / statistics.median(timings)
+    return IngestRate(shape, requests, rate, statistics.median(cpu) * 1e6 / readings)
