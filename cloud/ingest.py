@@ -107,12 +107,20 @@ def _lock_devices(session: Session, device_ids: Iterable[str]) -> dict[str, Devi
 def _received(
     session: Session, boots: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], list[SeqRange]]:
-    """The stored runs of sequence numbers of these (device, boot) pairs."""
+    """The stored runs of sequence numbers of these (device, boot) pairs, in one query."""
+    wanted = set(boots)
     received: dict[tuple[str, int], list[SeqRange]] = defaultdict(list)
-    for device_id, boot in sorted(boots):
-        where = (SequenceRange.device_id == device_id) & (SequenceRange.boot == boot)
-        for run in session.scalars(select(SequenceRange).where(where)):
-            received[(device_id, boot)].append(SeqRange(run.first_seq, run.last_seq))
+    if not wanted:
+        return received
+    query = select(
+        SequenceRange.device_id, SequenceRange.boot, SequenceRange.first_seq, SequenceRange.last_seq
+    ).where(
+        SequenceRange.device_id.in_(sorted({device for device, _ in wanted})),
+        SequenceRange.boot.in_(sorted({boot for _, boot in wanted})),
+    )
+    for device_id, boot, first, last in session.execute(query):
+        if (device_id, boot) in wanted:
+            received[(device_id, boot)].append(SeqRange(first, last))
     return received
 
 
