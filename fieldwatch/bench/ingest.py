@@ -23,7 +23,7 @@ from pathlib import Path
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
 from cloud.db.models import DeviceKind
-from cloud.ingest import IngestService
+from cloud.ingest import IngestReport, IngestService
 from cloud.registry import add_device, add_gateway
 from cloud.timeseries.influx import InfluxStore
 from core.forwarding import ForwardBatch, ForwardedMessage, decode_batch, encode_batch
@@ -87,6 +87,25 @@ def _bodies(shape: IngestShape, boot: int, requests: int) -> list[bytes]:
     return bodies
 
 
+def _check_all_stored(reports: list[IngestReport], shape: IngestShape) -> None:
+    """A round only counts if the cloud accepted every message, none as a duplicate."""
+    messages = shape.devices * shape.messages
+    for report in reports:
+        if report.duplicate_batch or report.rejected or report.accepted != messages:
+            raise RuntimeError(
+                f"batch {report.batch_id}: {report.accepted} of {messages} messages accepted, "
+                f"{len(report.rejected)} rejected, duplicate batch: {report.duplicate_batch}"
+            )
+
+
+def _check_influx_holds(influx: InfluxStore, readings: int) -> None:
+    """Every reading of every round is a point in InfluxDB."""
+    series = influx.query('SELECT count("seq") FROM "location"')
+    stored = int(series[0].values[0][1]) if series and series[0].values else 0
+    if stored != readings:
+        raise RuntimeError(f"InfluxDB holds {stored} location points, {readings} were ingested")
+
+
 def measure_ingest(
     folder: Path,
     shape: IngestShape,
@@ -119,13 +138,14 @@ def measure_ingest(
                 cpu_started = time.process_time()
                 if profiler is not None:
                     profiler.enable()
-                for body in bodies:
-                    service.ingest(GATEWAY, decode_batch(body), now)
+                reports = [service.ingest(GATEWAY, decode_batch(body), now) for body in bodies]
                 if profiler is not None:
                     profiler.disable()
                 timings.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - cpu_started)
+                _check_all_stored(reports, shape)
                 say(f"  round {boot}: {shape.readings * requests / timings[-1]:,.0f} readings/s")
+            _check_influx_holds(influx, shape.readings * requests * rounds)
         finally:
             influx.close()
             engine.dispose()
