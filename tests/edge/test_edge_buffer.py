@@ -15,7 +15,7 @@ from core.messages import Batch, LocationFix
 from core.receiver import decode
 from core.topics import topic
 from edge.batching import BatchPlan
-from edge.buffer import Buffer, Incoming
+from edge.buffer import SEEN_KEPT, Buffer, Incoming
 from edge.capacity import stored_size
 from edge.classify import Accepted, Refused
 from edge.lanes import Lane
@@ -77,6 +77,29 @@ def test_a_commit_is_counted_by_lane_and_a_redelivery_is_not_stored_twice(buffer
     assert stats.bytes == sum(stored_size(len(fix(s))) for s in (0, 1, 3)) + stored_size(
         len(event(2))
     )
+
+
+def test_a_message_handed_over_twice_in_one_group_is_stored_once(buffer: Buffer) -> None:
+    refused = Refused("not_cbor", "not_cbor: reserved byte", DEVICE)
+    bad = Incoming("fw/v1/br-000001/up/telemetry", b"\xff\x00", 1234, refused)
+    report = buffer.commit([telemetry(0), telemetry(1), telemetry(0), bad, bad, urgent(2)])
+    assert report.committed == {Lane.TELEMETRY: 2, Lane.URGENT: 1}
+    assert report.quarantined == {"not_cbor": 1}
+    assert report.duplicates == 2
+    claimed = buffer.claim(BatchPlan(1, 0, 10), "gw-test", 1)
+    assert claimed is not None
+    assert seqs(buffer, claimed.batch_id) == [0, 1, 2]
+    assert len(buffer.quarantine()) == 1
+
+
+def test_the_dedup_window_keeps_the_last_deliveries_only(tmp_path: Path, buffer: Buffer) -> None:
+    total = SEEN_KEPT + 3000
+    for start in range(0, total, 2000):
+        buffer.commit([telemetry(n) for n in range(start, min(total, start + 2000))])
+    with closing(sqlite3.connect(tmp_path / "buffer.sqlite3")) as db:
+        assert db.execute("SELECT count(*) FROM seen").fetchone()[0] == SEEN_KEPT
+    assert buffer.commit([telemetry(total - SEEN_KEPT)]).duplicates == 1  # still known
+    assert buffer.commit([telemetry(0)]).duplicates == 0  # out of the window: stored again
 
 
 def test_the_quarantine_keeps_bytes_topic_time_and_reason(buffer: Buffer) -> None:
