@@ -1,18 +1,26 @@
 """When to send a batch and what to put in it. Pure: counts and times in, a plan out.
 
+Sizes are in **readings**: a device batch (``up/batch``) counts its items, any other
+message (a record, an ack, a status) counts 1. So a cloud request carries about the
+same number of readings whether devices send them one by one or in batches.
+
 The priority rule (docs/edge.md):
 
 1. Urgent messages (events, acks, status) go first, oldest first, up to the batch
-   size, but never more than ``capacity - telemetry_floor`` while telemetry waits:
-   an event storm cannot stop live telemetry (zone and threshold breaches are found
-   in the cloud from telemetry).
+   size, but never more than ``capacity - telemetry_floor`` readings while telemetry
+   waits: an event storm cannot stop live telemetry (zone and threshold breaches are
+   found in the cloud from telemetry).
 2. The room left is shared by the telemetry backlog: half of it from the newest end
    (live data stays live after an outage), half from the oldest end (the backlog
    drains and nothing waits forever).
+
+A plan gives each part a budget of readings; ``take_within`` turns a budget into a
+number of whole messages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 TELEMETRY_FLOOR_SHARE = 10  # telemetry keeps at least 1/10 of a batch when it waits
@@ -20,7 +28,7 @@ TELEMETRY_FLOOR_SHARE = 10  # telemetry keeps at least 1/10 of a batch when it w
 
 @dataclass(frozen=True, slots=True)
 class BatchPlan:
-    """How many messages to take: urgent (oldest first), newest and oldest telemetry."""
+    """Readings to take: urgent (oldest first), newest and oldest telemetry."""
 
     urgent: int
     newest_telemetry: int
@@ -32,17 +40,33 @@ class BatchPlan:
 
 
 def plan_batch(urgent_waiting: int, telemetry_waiting: int, capacity: int) -> BatchPlan:
-    """Fill a batch of at most ``capacity`` from what waits in each lane."""
+    """Share a batch of at most ``capacity`` readings among what waits in each lane."""
     if capacity < 1:
         raise ValueError(f"capacity must be at least 1, got {capacity}")
     floor = 0
     if telemetry_waiting > 0:
         floor = min(telemetry_waiting, max(1, capacity // TELEMETRY_FLOOR_SHARE))
-    # At least one urgent message per batch, even in a batch of one.
+    # At least one urgent reading per batch, even in a batch of one.
     urgent = min(urgent_waiting, max(capacity - floor, 1))
     telemetry = min(telemetry_waiting, capacity - urgent)
     newest = telemetry // 2
     return BatchPlan(urgent, newest, telemetry - newest)
+
+
+def take_within(readings: Iterable[int], budget: int, *, at_least_one: bool) -> int:
+    """How many of these messages (their readings, in the order they are taken) fit in
+    ``budget`` readings. Stops at the first that does not fit, so the order holds; with
+    ``at_least_one``, the first message is taken even if it alone exceeds the budget."""
+    taken = 0
+    total = 0
+    for count in readings:
+        if total + count > budget and not (at_least_one and taken == 0):
+            break
+        taken += 1
+        total += count
+        if total >= budget:
+            break
+    return taken
 
 
 def batch_due(
@@ -53,7 +77,9 @@ def batch_due(
     max_readings: int,
     max_age_s: float,
 ) -> bool:
-    """Send now? Yes for any urgent message, a full batch, or a batch old enough."""
+    """Send now? Yes for any urgent message, a full batch, or a batch old enough.
+
+    ``telemetry_waiting`` and ``max_readings`` are readings."""
     if urgent_waiting > 0:
         return True
     if telemetry_waiting >= max_readings:

@@ -64,7 +64,7 @@ class BrokerAddress:
 class BrokerLink:
     """Subscribe, hand messages to an inbox, acknowledge, publish downlink."""
 
-    def __init__(self, address: BrokerAddress, inbox: queue.Queue[Received]) -> None:
+    def __init__(self, address: BrokerAddress, inbox: queue.SimpleQueue[Received]) -> None:
         self._address = address
         self._inbox = inbox
         self._client: mqtt.Client | None = None

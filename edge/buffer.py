@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from core import contract as c
+from core.errors import DecodeError
 from core.forwarding import ForwardedMessage
+from core.receiver import decode
 from core.topics import topic
-from edge.batching import BatchPlan
+from edge.batching import BatchPlan, take_within
 from edge.capacity import rows_to_drop, stored_size
-from edge.classify import Accepted, Verdict
+from edge.classify import Accepted, Verdict, readings_in
 from edge.errors import BufferStoreError
 from edge.lanes import Lane
 
@@ -35,6 +38,7 @@ SCHEMA_VERSION = 1
 # messages the broker may have in flight (mqtt_receive_maximum is at most 65535).
 SEEN_KEPT = 65536
 BUSY_TIMEOUT_MS = 30000
+_DIGESTS_PER_QUERY = 500  # host parameters per duplicate check, well under SQLite's limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -49,7 +53,8 @@ CREATE TABLE IF NOT EXISTS message (
     received_at_ms INTEGER NOT NULL,
     size INTEGER NOT NULL,
     payload BLOB NOT NULL,
-    batch_id TEXT
+    batch_id TEXT,
+    readings INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS message_by_lane ON message (lane, id);
 CREATE INDEX IF NOT EXISTS message_in_batch ON message (batch_id) WHERE batch_id IS NOT NULL;
@@ -100,7 +105,8 @@ class CommitReport:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """Messages not in any batch: counts (capped at the asked limit) and the oldest's time."""
+    """Messages not in any batch: their readings per lane (capped at the asked limit)
+    and the oldest's time."""
 
     urgent: int
     telemetry: int
@@ -109,10 +115,11 @@ class Waiting:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedBatch:
-    """A batch in flight: its id and its messages in buffer order."""
+    """A batch in flight: its id, its messages in buffer order, their readings."""
 
     batch_id: str
     items: tuple[ForwardedMessage, ...]
+    readings: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +190,7 @@ class Buffer:
         # executescript commits any open transaction, so the schema goes first, on its own.
         self._db.executescript(_SCHEMA)
         with self._write():
+            self._add_readings_column()
             version = self._meta("schema_version")
             if version is None:
                 self._set_meta("schema_version", SCHEMA_VERSION)
@@ -191,6 +199,21 @@ class Buffer:
                     self._set_meta(name, 0)
             elif version != SCHEMA_VERSION:
                 raise BufferStoreError(f"buffer schema {version} is not {SCHEMA_VERSION}")
+
+    def _add_readings_column(self) -> None:
+        """Files made before ``message.readings`` existed get it, with the readings of
+        the device batches they hold counted (every other message counts 1)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(message)")}
+        if "readings" in columns:
+            return
+        self._db.execute("ALTER TABLE message ADD COLUMN readings INTEGER NOT NULL DEFAULT 1")
+        rows = self._db.execute(
+            "SELECT id, payload FROM message WHERE channel = ?", ("batch",)
+        ).fetchall()
+        self._db.executemany(
+            "UPDATE message SET readings = ? WHERE id = ?",
+            ((_batch_readings(bytes(payload)), id_) for id_, payload in rows),
+        )
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -242,24 +265,24 @@ class Buffer:
         return report
 
     def _commit(self, messages: Sequence[Incoming], report: CommitReport) -> None:
+        # One statement per table for the whole group (executemany): per-message
+        # statements were most of the committer's Python time at one reading a message.
+        digests = [message_digest(m.topic, m.payload) for m in messages]
+        known = self._seen_among(digests)
+        fresh: list[bytes] = []
+        rows: list[tuple[int, str, str, int, int, bytes, int]] = []
+        refused: list[tuple[int, str, str | None, str, str, bytes]] = []
         added_bytes = 0
-        duplicates = 0
-        last_seen = 0
-        for message in messages:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO seen (digest) VALUES (?)",
-                (message_digest(message.topic, message.payload),),
-            )
-            if cursor.rowcount == 0:
-                duplicates += 1
+        for message, digest in zip(messages, digests, strict=True):
+            if digest in known:
+                report.duplicates += 1
                 continue
-            last_seen = cursor.lastrowid or last_seen
+            known.add(digest)  # handed over twice within this group: the second is a duplicate
+            fresh.append(digest)
             verdict = message.verdict
             if isinstance(verdict, Accepted):
                 size = stored_size(len(message.payload))
-                self._db.execute(
-                    "INSERT INTO message (lane, device_id, channel, received_at_ms, size, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                rows.append(
                     (
                         int(verdict.lane),
                         verdict.device_id,
@@ -267,14 +290,13 @@ class Buffer:
                         message.received_at_ms,
                         size,
                         message.payload,
-                    ),
+                        verdict.readings,
+                    )
                 )
                 report.committed[verdict.lane] += 1
                 added_bytes += size
             else:
-                self._db.execute(
-                    "INSERT INTO quarantine (received_at_ms, topic, device_id, code, reason, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                refused.append(
                     (
                         message.received_at_ms,
                         message.topic,
@@ -282,17 +304,42 @@ class Buffer:
                         verdict.code,
                         verdict.reason,
                         message.payload,
-                    ),
+                    )
                 )
                 report.quarantined[verdict.code] += 1
+        if fresh:
+            self._db.executemany("INSERT INTO seen (digest) VALUES (?)", ((d,) for d in fresh))
+        if rows:
+            self._db.executemany(
+                "INSERT INTO message"
+                " (lane, device_id, channel, received_at_ms, size, payload, readings)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        if refused:
+            self._db.executemany(
+                "INSERT INTO quarantine (received_at_ms, topic, device_id, code, reason, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                refused,
+            )
         for lane, count in report.committed.items():
             self._add(_DEPTH_KEY[lane], count)
         self._add("bytes", added_bytes)
-        if last_seen > SEEN_KEPT:
-            self._db.execute("DELETE FROM seen WHERE id <= ?", (last_seen - SEEN_KEPT,))
-        dropped = self._enforce_cap()
-        report.duplicates = duplicates
-        report.dropped = dropped
+        if fresh:
+            last_seen = int(self._db.execute("SELECT max(id) FROM seen").fetchone()[0])
+            if last_seen > SEEN_KEPT:
+                self._db.execute("DELETE FROM seen WHERE id <= ?", (last_seen - SEEN_KEPT,))
+        report.dropped = self._enforce_cap()
+
+    def _seen_among(self, digests: Sequence[bytes]) -> set[bytes]:
+        """Which of these digests are among the last deliveries committed."""
+        known: set[bytes] = set()
+        for start in range(0, len(digests), _DIGESTS_PER_QUERY):
+            chunk = digests[start : start + _DIGESTS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT digest FROM seen WHERE digest IN ({marks})"
+            known.update(row[0] for row in self._db.execute(query, chunk))
+        return known
 
     def _enforce_cap(self) -> int:
         total = int(self._meta("bytes") or 0)
@@ -327,16 +374,20 @@ class Buffer:
         row = self._db.execute("SELECT id FROM batch ORDER BY created_at_ms, id LIMIT 1").fetchone()
         if row is None:
             return None
-        return ClaimedBatch(row[0], self._items_of(row[0]))
+        return self._claimed(row[0])
 
     def waiting(self, limit: int) -> Waiting:
-        """What waits outside any batch; counts stop at ``limit``."""
+        """What waits outside any batch, in readings; counts stop at ``limit``."""
+        # Every message holds at least one reading, so ``limit`` messages are enough.
         counts = [
-            self._db.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM message"
-                " WHERE lane = ? AND batch_id IS NULL LIMIT ?)",
-                (int(lane), limit),
-            ).fetchone()[0]
+            min(
+                limit,
+                self._db.execute(
+                    "SELECT coalesce(sum(readings), 0) FROM (SELECT readings FROM message"
+                    " WHERE lane = ? AND batch_id IS NULL LIMIT ?)",
+                    (int(lane), limit),
+                ).fetchone()[0],
+            )
             for lane in (Lane.URGENT, Lane.TELEMETRY)
         ]
         oldest = [
@@ -368,40 +419,51 @@ class Buffer:
                 )
         except sqlite3.Error as exc:
             raise BufferStoreError(f"cannot claim a batch: {exc}") from exc
-        return ClaimedBatch(batch_id, self._items_of(batch_id))
+        return self._claimed(batch_id)
 
     def _planned_ids(self, plan: BatchPlan) -> list[int]:
-        def take(lane: Lane, order: str, count: int, below: int | None = None) -> list[int]:
-            if count <= 0:
-                return []
-            bound = "" if below is None else " AND id < ?"
-            query = (
-                f"SELECT id FROM message WHERE lane = ? AND batch_id IS NULL{bound}"
-                f" ORDER BY id {order} LIMIT ?"
-            )
-            params: tuple[int, ...] = (
-                (int(lane), count)
-                if below is None
-                else (
-                    int(lane),
-                    below,
-                    count,
-                )
-            )
-            return [row[0] for row in self._db.execute(query, params)]
+        """Whole messages for the plan's budgets of readings (edge.batching)."""
 
-        urgent = take(Lane.URGENT, "ASC", plan.urgent)
-        newest = take(Lane.TELEMETRY, "DESC", plan.newest_telemetry)
-        oldest = take(Lane.TELEMETRY, "ASC", plan.oldest_telemetry, min(newest) if newest else None)
+        def take(
+            lane: Lane, order: str, budget: int, *, at_least_one: bool, below: int | None = None
+        ) -> tuple[list[int], int]:
+            if budget <= 0 and not at_least_one:
+                return [], 0
+            bound = "" if below is None else " AND id < ?"
+            # A message holds at least one reading: ``budget`` messages are enough.
+            limit = max(budget, 1)
+            params = (int(lane), limit) if below is None else (int(lane), below, limit)
+            rows = self._db.execute(
+                f"SELECT id, readings FROM message WHERE lane = ? AND batch_id IS NULL{bound}"
+                f" ORDER BY id {order} LIMIT ?",
+                params,
+            ).fetchall()
+            count = take_within((r for _, r in rows), budget, at_least_one=at_least_one)
+            return [i for i, _ in rows[:count]], sum(r for _, r in rows[:count])
+
+        urgent, _ = take(Lane.URGENT, "ASC", plan.urgent, at_least_one=plan.urgent > 0)
+        newest, newest_readings = take(
+            Lane.TELEMETRY, "DESC", plan.newest_telemetry, at_least_one=False
+        )
+        # What the newest end left unused goes to the oldest end; telemetry given any
+        # room takes at least one message, so big device batches cannot starve.
+        oldest, _ = take(
+            Lane.TELEMETRY,
+            "ASC",
+            plan.oldest_telemetry + plan.newest_telemetry - newest_readings,
+            at_least_one=not newest and plan.newest_telemetry + plan.oldest_telemetry > 0,
+            below=min(newest) if newest else None,
+        )
         return sorted(urgent + newest + oldest)
 
-    def _items_of(self, batch_id: str) -> tuple[ForwardedMessage, ...]:
+    def _claimed(self, batch_id: str) -> ClaimedBatch:
         rows = self._db.execute(
-            "SELECT device_id, channel, received_at_ms, payload FROM message"
+            "SELECT device_id, channel, received_at_ms, payload, readings FROM message"
             " WHERE batch_id = ? ORDER BY id",
             (batch_id,),
-        )
-        return tuple(ForwardedMessage(d, c, r, bytes(p)) for d, c, r, p in rows)
+        ).fetchall()
+        items = tuple(ForwardedMessage(d, ch, r, bytes(p)) for d, ch, r, p, _ in rows)
+        return ClaimedBatch(batch_id, items, sum(row[4] for row in rows))
 
     def confirm(self, batch_id: str) -> list[int]:
         """The cloud stored the batch: delete it. Returns its messages' commit times."""
@@ -504,3 +566,13 @@ class Buffer:
             QuarantineEntry(id_, received, topic_name, device, code_, reason, bytes(payload))
             for id_, received, topic_name, device, code_, reason, payload in rows
         ]
+
+
+def _batch_readings(payload: bytes) -> int:
+    """The readings of a device batch buffered before they were counted at commit."""
+    try:
+        return readings_in(decode(payload, "batch"))
+    except DecodeError:
+        # It passed the checks when it was committed; if a newer contract check refuses
+        # it now, count the most a batch may hold so no request grows past the limit.
+        return c.MAX_BATCH_ITEMS

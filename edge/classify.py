@@ -23,11 +23,16 @@ WRONG_DEVICE_KIND = "wrong_device_kind"
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid message from a provisioned device, to be buffered and forwarded."""
+    """A valid message from a provisioned device, to be buffered and forwarded.
+
+    ``readings`` is what the message counts towards a batch's size: the items of a
+    device batch, 1 for any other message (a record, an ack, a status).
+    """
 
     device_id: str
     channel: str
     lane: Lane
+    readings: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,12 @@ def classify(topic: str, payload: bytes, registry: Registry) -> Verdict:
                 f"{WRONG_DEVICE_KIND}: a {kind.value} does not send a {c.KIND_NAMES[record.KIND]}",
                 device_id,
             )
-    return Accepted(device_id, channel, lane_of(message))
+    return Accepted(device_id, channel, lane_of(message), readings_in(message))
+
+
+def readings_in(message: Message) -> int:
+    """What a message counts towards a batch: a device batch its items, any other 1."""
+    return len(message.items) if isinstance(message, Batch) else 1
 
 
 def _records(message: Message) -> list[Message]:

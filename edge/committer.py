@@ -33,7 +33,7 @@ class Committer:
 
     def __init__(
         self,
-        inbox: queue.Queue[Received],
+        inbox: queue.SimpleQueue[Received],
         buffer: Buffer,
         acknowledge: Acknowledge,
         registry: RegistryWatcher,
@@ -73,8 +73,9 @@ class Committer:
             for r in group
         ]
         report = self._buffer.commit(incoming)
+        acknowledge = self._acknowledge
         for received in group:
-            self._acknowledge(received.mid, received.qos)
+            acknowledge(received.mid, received.qos)
         self._count(len(group), report)
         self._committed.set()
         return report

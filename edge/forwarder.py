@@ -30,7 +30,7 @@ CLOUD_TOO_LARGE = "cloud_too_large"
 
 @dataclass(frozen=True, slots=True)
 class ForwardPolicy:
-    """Batch limits from the settings."""
+    """Batch limits from the settings (``max_readings``: readings, not messages)."""
 
     gateway_id: str
     max_readings: int
@@ -160,8 +160,10 @@ class Forwarder:
             log.error("a single message is too large for the cloud; kept in quarantine")
         else:
             self._buffer.release(batch.batch_id)
-            self._capacity = max(1, len(batch.items) // 2)
-            log.warning("cloud: batch too large; next batches hold at most %d", self._capacity)
+            self._capacity = max(1, batch.readings // 2)
+            log.warning(
+                "cloud: batch too large; next batches hold at most %d readings", self._capacity
+            )
         return Pause(0.0)
 
     def _back_off(self, batch: ClaimedBatch, answer: CloudAnswer) -> Pause:

@@ -95,7 +95,7 @@ class Gateway:
         self._metrics_server = MetricsServer(self.metrics, s.metrics_host, s.metrics_port)
         self._metrics_server.start()
 
-        inbox: queue.Queue[Received] = queue.Queue()
+        inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
         link = BrokerLink(broker_address(s), inbox)
         self._link = link
         committed = threading.Event()

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, AnyUrl, ByteSize, Field, HttpUrl, SecretStr, UrlConstraints
 
 from core.errors import TopicError
+from core.forwarding import MAX_ITEMS
 from core.topics import check_device_id
 from fieldwatch.settings import FieldwatchSettings, Port, default_data_dir
 
@@ -78,7 +79,13 @@ class EdgeSettings(FieldwatchSettings):
         description="bearer token the gateway presents to the cloud",
     )
     forward_batch_max_readings: int = Field(
-        default=500, gt=0, description="a batch is sent once it holds this many readings"
+        default=5000,
+        gt=0,
+        le=MAX_ITEMS,
+        description=(
+            "a batch is sent once it holds this many readings (a device batch counts its"
+            " items, any other message 1)"
+        ),
     )
     forward_batch_max_age_s: float = Field(
         default=2.0,

@@ -74,7 +74,7 @@ def test_edge_defaults_work_for_development(clean_environment: Path) -> None:
     assert edge.buffer_max_bytes == 1024**3
     assert str(edge.cloud_url).rstrip("/") == "http://127.0.0.1:8000"
     assert edge.gateway_token.get_secret_value().startswith("dev-")
-    assert edge.forward_batch_max_readings == 500
+    assert edge.forward_batch_max_readings == 5000
     assert edge.forward_batch_max_age_s == 2.0
     assert edge.metrics_port == 9464
     assert set(loaded.origins.values()) == {"default"}
@@ -208,6 +208,7 @@ def test_an_unknown_key_in_a_section_is_an_error(tmp_path: Path) -> None:
         (EdgeSettings, "buffer_max_bytes", "0"),
         (EdgeSettings, "buffer_max_bytes", "lots"),
         (EdgeSettings, "forward_batch_max_readings", "-1"),
+        (EdgeSettings, "forward_batch_max_readings", "20001"),
         (EdgeSettings, "forward_batch_max_age_s", "0"),
         (EdgeSettings, "forward_batch_max_age_s", "nan"),
         (EdgeSettings, "metrics_port", "70000"),

@@ -4,8 +4,10 @@ It decodes every batch with ``core.forwarding.decode_batch`` and every payload w
 ``core.receiver.decode``, stores each record once per (device, boot, seq) and counts
 how often each one was *stored* (a batch id seen before is answered
 ``duplicate_batch`` and stores nothing, as the real cloud does). It can be taken down
-(its listener closed: connection refused) and brought back on the same port, and it
-can be told to answer 503 or 429 with Retry-After for a number of requests.
+(its listener closed: connection refused) and brought back on the same port, it can
+be told to answer 503 or 429 with Retry-After for a number of requests, and to answer
+413 to any batch of more than ``max_readings`` readings (a device batch counts its
+items, any other message 1).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Attempt:
     at: float  # time.monotonic() when the request came in
     status: int
     batch_id: str
+    readings: int = 0  # in the request: a device batch counts its items, any other message 1
 
 
 @dataclass
@@ -63,6 +66,7 @@ class StubState:
     scripted: list[tuple[int, int | None]] = field(default_factory=list)  # (status, retry_after)
     downlink: dict[str, dict[str, str]] = field(default_factory=dict)
     downlink_acks: list[str] = field(default_factory=list)
+    max_readings: int | None = None  # larger batches are answered 413
 
 
 class CloudStub:
@@ -119,6 +123,11 @@ class CloudStub:
         with self._lock:
             self.state.scripted.extend(answers)
 
+    def refuse_larger_than(self, readings: int) -> None:
+        """From now on, answer 413 to a batch of more than ``readings`` readings."""
+        with self._lock:
+            self.state.max_readings = readings
+
     def offer_downlink(self, message_id: str, device_id: str, channel: str, payload: bytes) -> None:
         with self._lock:
             self.state.downlink[message_id] = {
@@ -144,15 +153,20 @@ class CloudStub:
             batch = decode_batch(body)
         except BatchFormatError as exc:
             return 400, {}, json.dumps({"detail": str(exc)}).encode()
+        readings = sum(_readings(item.payload, item.channel) for item in batch.items)
         with self._lock:
             state = self.state
             if state.scripted:
                 status, retry_after = state.scripted.pop(0)
-                state.attempts.append(Attempt(time.monotonic(), status, batch.batch_id))
+                state.attempts.append(Attempt(time.monotonic(), status, batch.batch_id, readings))
                 headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
                 self._lock.notify_all()
                 return status, headers, b'{"detail": "busy"}'
-            state.attempts.append(Attempt(time.monotonic(), 200, batch.batch_id))
+            if state.max_readings is not None and readings > state.max_readings:
+                state.attempts.append(Attempt(time.monotonic(), 413, batch.batch_id, readings))
+                self._lock.notify_all()
+                return 413, {}, b'{"detail": "too large"}'
+            state.attempts.append(Attempt(time.monotonic(), 200, batch.batch_id, readings))
             if batch.gateway_id != self.gateway_id:
                 return 403, {}, b'{"detail": "wrong gateway"}'
             if batch.batch_id in state.batches:
@@ -204,6 +218,14 @@ class CloudStub:
                 self.state.downlink.pop(message_id, None)
                 self.state.downlink_acks.append(message_id)
             self._lock.notify_all()
+
+
+def _readings(payload: bytes, channel: str) -> int:
+    try:
+        message = decode(payload, channel)
+    except DecodeError:
+        return 1
+    return len(message.items) if isinstance(message, Batch) else 1
 
 
 class _Server(ThreadingHTTPServer):

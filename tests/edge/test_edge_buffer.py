@@ -8,12 +8,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from edge_support import event, fix
+from edge_support import TS, event, fix
 
+from core.codec import encode
+from core.messages import Batch, LocationFix
 from core.receiver import decode
 from core.topics import topic
 from edge.batching import BatchPlan
-from edge.buffer import Buffer, Incoming
+from edge.buffer import SEEN_KEPT, Buffer, Incoming
 from edge.capacity import stored_size
 from edge.classify import Accepted, Refused
 from edge.lanes import Lane
@@ -24,6 +26,24 @@ DEVICE = "br-000001"
 def telemetry(seq: int, at_ms: int = 1000) -> Incoming:
     return Incoming(
         topic(DEVICE, "telemetry"), fix(seq), at_ms, Accepted(DEVICE, "telemetry", Lane.TELEMETRY)
+    )
+
+
+def fixes(first_seq: int, count: int) -> bytes:
+    items = [
+        LocationFix(boot=2, seq=s, ts=TS + s, lat_e7=1, lon_e7=2, accuracy_m=9, source=2)
+        for s in range(first_seq, first_seq + count)
+    ]
+    return encode(Batch(boot=2, items=items))
+
+
+def catch_up(first_seq: int, count: int) -> Incoming:
+    """A device batch of ``count`` fixes: one message, ``count`` readings."""
+    return Incoming(
+        topic(DEVICE, "batch"),
+        fixes(first_seq, count),
+        1000,
+        Accepted(DEVICE, "batch", Lane.TELEMETRY, readings=count),
     )
 
 
@@ -57,6 +77,29 @@ def test_a_commit_is_counted_by_lane_and_a_redelivery_is_not_stored_twice(buffer
     assert stats.bytes == sum(stored_size(len(fix(s))) for s in (0, 1, 3)) + stored_size(
         len(event(2))
     )
+
+
+def test_a_message_handed_over_twice_in_one_group_is_stored_once(buffer: Buffer) -> None:
+    refused = Refused("not_cbor", "not_cbor: reserved byte", DEVICE)
+    bad = Incoming("fw/v1/br-000001/up/telemetry", b"\xff\x00", 1234, refused)
+    report = buffer.commit([telemetry(0), telemetry(1), telemetry(0), bad, bad, urgent(2)])
+    assert report.committed == {Lane.TELEMETRY: 2, Lane.URGENT: 1}
+    assert report.quarantined == {"not_cbor": 1}
+    assert report.duplicates == 2
+    claimed = buffer.claim(BatchPlan(1, 0, 10), "gw-test", 1)
+    assert claimed is not None
+    assert seqs(buffer, claimed.batch_id) == [0, 1, 2]
+    assert len(buffer.quarantine()) == 1
+
+
+def test_the_dedup_window_keeps_the_last_deliveries_only(tmp_path: Path, buffer: Buffer) -> None:
+    total = SEEN_KEPT + 3000
+    for start in range(0, total, 2000):
+        buffer.commit([telemetry(n) for n in range(start, min(total, start + 2000))])
+    with closing(sqlite3.connect(tmp_path / "buffer.sqlite3")) as db:
+        assert db.execute("SELECT count(*) FROM seen").fetchone()[0] == SEEN_KEPT
+    assert buffer.commit([telemetry(total - SEEN_KEPT)]).duplicates == 1  # still known
+    assert buffer.commit([telemetry(0)]).duplicates == 0  # out of the window: stored again
 
 
 def test_the_quarantine_keeps_bytes_topic_time_and_reason(buffer: Buffer) -> None:
@@ -168,3 +211,104 @@ def test_quarantine_batch_moves_messages_with_their_topic(buffer: Buffer) -> Non
 def test_the_file_is_in_wal_mode(tmp_path: Path, buffer: Buffer) -> None:
     with closing(sqlite3.connect(tmp_path / "buffer.sqlite3")) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_waiting_and_claims_count_readings_not_messages(buffer: Buffer) -> None:
+    buffer.commit([catch_up(0, 10), catch_up(10, 10), catch_up(20, 10), telemetry(99)])
+    waiting = buffer.waiting(1000)
+    assert (waiting.urgent, waiting.telemetry) == (0, 31)
+    assert buffer.waiting(25).telemetry == 25  # capped at the limit asked
+    batch = buffer.claim(BatchPlan(0, 0, 25), "gw-test", 1)
+    assert batch is not None
+    # Two device batches fit in 25 readings, the third does not: the order holds.
+    assert (len(batch.items), batch.readings) == (2, 20)
+    assert buffer.confirm(batch.batch_id)
+    assert buffer.waiting(1000).telemetry == 11
+
+
+def test_a_message_larger_than_the_batch_goes_alone(buffer: Buffer) -> None:
+    buffer.commit([catch_up(0, 40), telemetry(99)])
+    batch = buffer.claim(BatchPlan(0, 2, 3), "gw-test", 1)
+    assert batch is not None
+    # The newest end (the single fix) fits its 2; the oldest end gets the 1 left
+    # over and nothing fits, so the 40 wait for a batch of their own.
+    assert batch.readings == 1
+    buffer.confirm(batch.batch_id)
+    alone = buffer.claim(BatchPlan(0, 2, 3), "gw-test", 2)
+    assert alone is not None
+    assert (len(alone.items), alone.readings) == (1, 40)
+
+
+# The schema of the buffer file as the previous gateway version made it: no
+# ``message.readings`` column. Frozen here so an upgrade is tested on a real old file.
+_SCHEMA_WITHOUT_READINGS = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE message (
+    id INTEGER PRIMARY KEY,
+    lane INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    batch_id TEXT
+);
+CREATE INDEX message_by_lane ON message (lane, id);
+CREATE INDEX message_in_batch ON message (batch_id) WHERE batch_id IS NOT NULL;
+CREATE TABLE batch (id TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    device_id TEXT,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE seen (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE);
+"""
+
+
+def test_a_buffer_file_of_the_previous_version_opens_and_counts_its_readings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    rows = [
+        (int(Lane.TELEMETRY), "telemetry", fix(0), None),
+        (int(Lane.TELEMETRY), "batch", fixes(10, 7), None),
+        (int(Lane.URGENT), "event", event(1), None),
+        (int(Lane.TELEMETRY), "telemetry", fix(2), "gw-test:0123456789abcdef:0000000000"),
+    ]
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(_SCHEMA_WITHOUT_READINGS)
+        meta = [("schema_version", 1), ("instance", "0123456789abcdef"), ("depth_urgent", 1)]
+        meta += [("depth_telemetry", 3), ("bytes", 400), ("dropped_total", 0), ("next_batch", 1)]
+        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta)
+        db.execute("INSERT INTO batch VALUES ('gw-test:0123456789abcdef:0000000000', 1)")
+        db.executemany(
+            "INSERT INTO message (lane, device_id, channel, received_at_ms, size, payload,"
+            " batch_id) VALUES (?, ?, ?, 1000, 100, ?, ?)",
+            [(lane, DEVICE, channel, payload, batch) for lane, channel, payload, batch in rows],
+        )
+        db.commit()
+
+    old = Buffer.open(path, cap_bytes=10**9)
+    try:
+        in_flight = old.in_flight()
+        assert in_flight is not None
+        assert (in_flight.batch_id, in_flight.readings) == (
+            "gw-test:0123456789abcdef:0000000000",
+            1,
+        )
+        waiting = old.waiting(1000)
+        assert (waiting.urgent, waiting.telemetry) == (1, 8)  # the device batch counts 7
+        old.commit([catch_up(100, 5), telemetry(3)])
+        old.confirm(in_flight.batch_id)
+        batch = old.claim(BatchPlan(1, 0, 100), "gw-test", 2)
+        assert batch is not None
+        assert batch.batch_id == "gw-test:0123456789abcdef:0000000001"
+        assert (len(batch.items), batch.readings) == (5, 15)
+    finally:
+        old.close()
+    reopened = Buffer.open(path, cap_bytes=10**9)  # the upgrade happens once
+    reopened.close()

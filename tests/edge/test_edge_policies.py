@@ -13,7 +13,7 @@ from core.codec import encode
 from core.messages import Ack, Batch, Event, LocationFix, Status
 from edge.answers import Action, judge_status, not_sent, outcome_unknown, parse_retry_after
 from edge.backoff import Backoff
-from edge.batching import batch_due, plan_batch
+from edge.batching import batch_due, plan_batch, take_within
 from edge.capacity import ROW_OVERHEAD_BYTES, rows_to_drop, stored_size
 from edge.classify import UNKNOWN_DEVICE, WRONG_DEVICE_KIND, Accepted, Refused, classify
 from edge.errors import RegistryError
@@ -135,6 +135,31 @@ def test_a_plan_never_overfills_and_never_leaves_room_unused(
     assert plan.size == min(capacity, urgent + telemetry)
     if urgent:
         assert plan.urgent >= 1
+
+
+def test_whole_messages_are_taken_until_the_readings_reach_the_budget() -> None:
+    assert take_within([1, 1, 1, 1], 3, at_least_one=False) == 3
+    assert take_within([10, 10, 10], 25, at_least_one=False) == 2
+    assert take_within([10, 1, 1], 5, at_least_one=False) == 0  # order holds: no skipping
+    assert take_within([300, 1], 5, at_least_one=True) == 1  # alone, over the budget
+    assert take_within([], 5, at_least_one=True) == 0
+
+
+@given(
+    readings=st.lists(st.integers(1, 256), max_size=60),
+    budget=st.integers(0, 2_000),
+    at_least_one=st.booleans(),
+)
+def test_take_within_takes_the_longest_prefix_that_fits(
+    readings: list[int], budget: int, at_least_one: bool
+) -> None:
+    taken = take_within(readings, budget, at_least_one=at_least_one)
+    total = sum(readings[:taken])
+    if at_least_one and readings:
+        assert taken >= 1
+    assert total <= budget or taken == 1
+    if taken < len(readings):
+        assert total + readings[taken] > budget or total >= budget
 
 
 def test_a_batch_is_due_for_an_event_a_full_batch_or_an_old_message() -> None:
