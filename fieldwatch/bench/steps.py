@@ -54,6 +54,7 @@ class StepResult:
     probe_samples: int = 0
     probe_missing: int = 0
     all_acked: bool = True
+    generator_cpu_s: float = 0.0  # the load generator's own CPU during the step
     max_rss_mib: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -227,6 +228,7 @@ def run_step(
     reader.close()
     result.produced = sum(produced.values())
     result.all_acked = offered.all_acked
+    result.generator_cpu_s = offered.cpu_s
     result.offered_per_s = offered.offered_per_s
     for device_id, made in produced.items():
         count = counts.get(device_id)
