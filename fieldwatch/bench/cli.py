@@ -14,6 +14,7 @@ from fieldwatch.bench import chaos as chaos_bench
 from fieldwatch.bench import codec as codec_bench
 from fieldwatch.bench import loadgen
 from fieldwatch.bench import pipeline as pipeline_bench
+from fieldwatch.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
 from fieldwatch.local import MosquittoServer
 
 app = typer.Typer(help="Measure this machine; see docs/benchmarks.md.", no_args_is_help=True)
@@ -85,11 +86,32 @@ def pipeline_command(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this broker, mqtt://[user:password@]host:port, instead of starting one."
+        ),
+    ] = None,
+    influx_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this InfluxDB, http://host:port, instead of starting one; credentials "
+            "from FIELDWATCH_INFLUX_USERNAME/_PASSWORD or the URL."
+        ),
+    ] = None,
+    influx_database: Annotated[
+        str, typer.Option(help="The cloud's database on the --influx-url InfluxDB.")
+    ] = "fieldwatch",
 ) -> None:
     """Offered vs stored readings, loss and latency per step, beside the ceilings and a peer."""
     base = (
         pipeline_bench.PipelineOptions.quick() if quick else pipeline_bench.PipelineOptions.full()
     )
+    try:
+        broker = None if mqtt_url is None else BrokerEndpoint.parse(mqtt_url)
+        influx = None if influx_url is None else InfluxEndpoint.parse(influx_url, influx_database)
+    except EndpointError as exc:
+        raise typer.BadParameter(str(exc)) from None
     options = dataclasses.replace(
         base,
         steps=_rates(steps) or base.steps,
@@ -97,6 +119,8 @@ def pipeline_command(
         step_seconds=step_seconds or base.step_seconds,
         records_per_message=records_per_message,
         devices=devices,
+        broker=broker,
+        influx=influx,
     )
     with tempfile.TemporaryDirectory(prefix="fieldwatch-bench-") as folder:
         report = pipeline_bench.run_pipeline(options, Path(folder), say=typer.echo)
