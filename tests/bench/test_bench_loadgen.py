@@ -47,6 +47,7 @@ def subscriber(
     finally:
         client.disconnect()
         client.loop_stop()
+        client._reset_sockets(sockpair_only=True)  # paho 2.2 leaves loop_start's pair open
 
 
 def received_seqs(inbox: queue.Queue[mqtt.MQTTMessage], count: int) -> dict[str, list[int]]:
