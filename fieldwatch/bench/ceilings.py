@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,9 @@ import httpx
 
 from cloud.timeseries.points import RecordContext, record_point
 from core.messages import LocationFix
+from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
 from fieldwatch.bench.loadgen import encode_records
-from fieldwatch.bench.stack import BenchBroker
+from fieldwatch.bench.stack import bench_broker, broker_endpoint
 from fieldwatch.local.process import find_executable
 
 LINES_PER_WRITE = 5000
@@ -35,13 +37,14 @@ class Ceiling:
     detail: str
 
 
-def create_database(influx_url: str, database: str) -> None:
-    """A database with the cloud's ``evidence`` policy as default, so queries match."""
+def create_database(influx: InfluxEndpoint) -> None:
+    """``influx.database`` with the cloud's ``evidence`` policy as default, so queries match."""
+    database = influx.database
     statements = [
         f'CREATE DATABASE "{database}"',
         f'CREATE RETENTION POLICY "evidence" ON "{database}" DURATION INF REPLICATION 1 DEFAULT',
     ]
-    with httpx.Client(base_url=influx_url, timeout=30) as client:
+    with httpx.Client(base_url=influx.url, auth=influx.auth, timeout=30) as client:
         for statement in statements:
             client.post("/query", params={"q": statement}).raise_for_status()
 
@@ -59,9 +62,13 @@ def pipeline_lines(count: int, devices: int = 20) -> list[str]:
     return lines
 
 
-def storage_ceiling(influx_url: str, points: int, rounds: int = 3) -> Ceiling:
-    """Median points/s of ``rounds`` writes of ``points`` points, 5,000 lines a request."""
-    create_database(influx_url, CEILING_DATABASE)
+def storage_ceiling(influx: InfluxEndpoint, points: int, rounds: int = 3) -> Ceiling:
+    """Median points/s of ``rounds`` writes of ``points`` points, 5,000 lines a request.
+
+    Into the database ``ceiling`` of the given InfluxDB (``influx.database`` is not used).
+    """
+    influx = influx.with_database(CEILING_DATABASE)
+    create_database(influx)
     lines = pipeline_lines(points)
     bodies = [
         "\n".join(lines[i : i + LINES_PER_WRITE]).encode()
@@ -69,7 +76,7 @@ def storage_ceiling(influx_url: str, points: int, rounds: int = 3) -> Ceiling:
     ]
     rates = []
     params = {"db": CEILING_DATABASE, "rp": "evidence", "precision": "ns"}
-    with httpx.Client(base_url=influx_url, timeout=60) as client:
+    with httpx.Client(base_url=influx.url, auth=influx.auth, timeout=60) as client:
         for _ in range(rounds):
             started = time.perf_counter()
             for body in bodies:
@@ -83,18 +90,32 @@ def storage_ceiling(influx_url: str, points: int, rounds: int = 3) -> Ceiling:
 
 
 def transport_ceiling(
-    records_per_message: int, messages: int, publishers: int = 4, rounds: int = 3
+    records_per_message: int,
+    messages: int,
+    publishers: int = 4,
+    rounds: int = 3,
+    broker: BrokerEndpoint | None = None,
 ) -> Ceiling:
-    """Median messages/s relayed at QoS 1 from ``publishers`` C clients to one C subscriber."""
+    """Median messages/s relayed at QoS 1 from ``publishers`` C clients to one C subscriber.
+
+    On ``broker`` if given (nothing else should subscribe there meanwhile), else on a
+    private broker of its own.
+    """
     _topic, payload = encode_records(1, 0, records_per_message, int(time.time()))
     per_publisher = messages // publishers
     rates = []
     with tempfile.TemporaryDirectory(prefix="fieldwatch-transport-") as folder:
         payload_file = Path(folder) / "payload.cbor"
         payload_file.write_bytes(payload)
-        with BenchBroker(Path(folder) / "mosquitto", persistence=False) as broker:
+        with ExitStack() as stack:
+            if broker is None:
+                server = stack.enter_context(
+                    bench_broker(Path(folder) / "mosquitto", persistence=False)
+                )
+                broker = broker_endpoint(server)
+            env = broker.client_environment(Path(folder) / "client-options")
             for _ in range(rounds):
-                rates.append(_relay_round(broker, payload_file, per_publisher, publishers))
+                rates.append(_relay_round(broker, env, payload_file, per_publisher, publishers))
     rates = [r for r in rates if r > 0]
     median_messages = statistics.median(rates) if rates else 0.0
     return Ceiling(
@@ -105,7 +126,13 @@ def transport_ceiling(
     )
 
 
-def _relay_round(broker: BenchBroker, payload: Path, per_publisher: int, publishers: int) -> float:
+def _relay_round(
+    broker: BrokerEndpoint,
+    env: dict[str, str],
+    payload: Path,
+    per_publisher: int,
+    publishers: int,
+) -> float:
     """Messages/s from the first publish to the subscriber's last message; 0 on failure."""
     total = per_publisher * publishers
     host, port = broker.host, str(broker.port)
@@ -116,6 +143,7 @@ def _relay_round(broker: BenchBroker, payload: Path, per_publisher: int, publish
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     senders: list[subprocess.Popen[bytes]] = []
     try:
@@ -130,6 +158,7 @@ def _relay_round(broker: BenchBroker, payload: Path, per_publisher: int, publish
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env=env,
             )
             for n in range(publishers)
         ]

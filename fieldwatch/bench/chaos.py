@@ -211,6 +211,7 @@ def _break(stack: Stack, kind: str) -> Callable[[], None]:
     assert stack.gateway is not None
     assert stack.cloud is not None
     assert stack.influx is not None
+    assert stack.broker is not None
     if kind == "gateway_kill":
         stack.gateway.kill()
         return stack.gateway.start
@@ -240,7 +241,7 @@ def run_chaos(
     gateway = GatewayTuning(forward_batch_max_age_s=0.5, backoff_max_s=4.0)
     with Stack(folder, devices, proxy=True, gateway=gateway) as stack:
         world = World(load_scenario(None), options.seed)
-        fleet = Fleet(stack.broker.url, world, options.bracelets, options.sensors)
+        fleet = Fleet(stack.broker_endpoint.url, world, options.bracelets, options.sensors)
         say(
             f"fleet: {options.bracelets} bracelets, {options.sensors} river stations at "
             f"x{options.speedup:g}; {len(plan)} faults planned (seed {options.seed})"
@@ -272,7 +273,7 @@ def run_chaos(
         expected = sum(
             len(d.ledger) - d.agent.buffer.dropped - len(d.agent.buffer) for d in fleet.devices
         )
-        reader = InfluxReader(stack.influx_url)
+        reader = InfluxReader(stack.influx_endpoint)
         try:
             stopped = time.monotonic()
             _wait_until_stored(reader, expected, stopped + options.settle_timeout_s)

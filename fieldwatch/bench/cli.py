@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,10 @@ from fieldwatch.bench import backlog as backlog_bench
 from fieldwatch.bench import chaos as chaos_bench
 from fieldwatch.bench import codec as codec_bench
 from fieldwatch.bench import ingest as ingest_bench
+from fieldwatch.bench import loadgen
 from fieldwatch.bench import pipeline as pipeline_bench
+from fieldwatch.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
+from fieldwatch.local import MosquittoServer
 
 app = typer.Typer(help="Measure this machine; see docs/benchmarks.md.", no_args_is_help=True)
 
@@ -118,11 +122,32 @@ def pipeline_command(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this broker, mqtt://[user:password@]host:port, instead of starting one."
+        ),
+    ] = None,
+    influx_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this InfluxDB, http://host:port, instead of starting one; credentials "
+            "from FIELDWATCH_INFLUX_USERNAME/_PASSWORD or the URL."
+        ),
+    ] = None,
+    influx_database: Annotated[
+        str, typer.Option(help="The cloud's database on the --influx-url InfluxDB.")
+    ] = "fieldwatch",
 ) -> None:
     """Offered vs stored readings, loss and latency per step, beside the ceilings and a peer."""
     base = (
         pipeline_bench.PipelineOptions.quick() if quick else pipeline_bench.PipelineOptions.full()
     )
+    try:
+        broker = None if mqtt_url is None else BrokerEndpoint.parse(mqtt_url)
+        influx = None if influx_url is None else InfluxEndpoint.parse(influx_url, influx_database)
+    except EndpointError as exc:
+        raise typer.BadParameter(str(exc)) from None
     options = dataclasses.replace(
         base,
         steps=_rates(steps) or base.steps,
@@ -130,6 +155,8 @@ def pipeline_command(
         step_seconds=step_seconds or base.step_seconds,
         records_per_message=records_per_message,
         devices=devices,
+        broker=broker,
+        influx=influx,
     )
     with tempfile.TemporaryDirectory(prefix="fieldwatch-bench-") as folder:
         report = pipeline_bench.run_pipeline(options, Path(folder), say=typer.echo)
@@ -146,6 +173,39 @@ def _rates(text: str | None) -> tuple[float, ...]:
         return tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise typer.BadParameter(f"not a list of rates: {text!r}") from None
+
+
+@app.command("loadgen")
+def loadgen_command(
+    rate: Annotated[float, typer.Option(min=1, help="Offered readings/s.")] = 6000.0,
+    records_per_message: Annotated[
+        int, typer.Option(min=1, max=256, help="Readings per MQTT message.")
+    ] = 1,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds per round.")] = 10.0,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 3,
+    devices: Annotated[int, typer.Option(min=1, help="Publishing devices.")] = 20,
+) -> None:
+    """The load generator's own CPU per 10,000 messages, publishing to a private broker."""
+    spec = loadgen.LoadSpec(
+        "", 0, pipeline_bench.step_devices(devices), 1, rate, records_per_message, seconds
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="fieldwatch-loadgen-") as folder,
+        MosquittoServer(Path(folder) / "mosquitto", persistence=False) as broker,
+    ):
+        costs = loadgen.generator_cost(broker.host, broker.port, spec, rounds)
+    for cost in costs:
+        typer.echo(
+            f"  {cost.messages:,} messages, offered {cost.offered_per_s:,.0f} readings/s: "
+            f"{cost.cpu_s:.2f} CPU s, {cost.cpu_s_per_10k_messages:.2f} CPU s per 10,000 "
+            f"messages, {cost.core_share:.0%} of a core"
+        )
+    per_10k = statistics.median(c.cpu_s_per_10k_messages for c in costs)
+    share = statistics.median(c.core_share for c in costs)
+    typer.echo(
+        f"median of {rounds}: {per_10k:.2f} CPU s per 10,000 messages ({records_per_message} "
+        f"readings each), {share:.0%} of a core at {rate:,.0f} readings/s"
+    )
 
 
 @app.command("backlog")

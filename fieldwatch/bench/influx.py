@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from fieldwatch.bench.endpoints import InfluxEndpoint
+
 DATABASE = "fieldwatch"
 # Every record kind, each in its retention policy (docs/storage.md).
 RECORD_MEASUREMENTS = (
@@ -40,9 +42,11 @@ class SeqCount:
 class InfluxReader:
     """Read-only InfluxQL against one database; ``close()`` when done."""
 
-    def __init__(self, url: str, database: str = DATABASE, timeout_s: float = 30.0) -> None:
-        self.database = database
-        self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s)
+    def __init__(self, influx: InfluxEndpoint, timeout_s: float = 30.0) -> None:
+        self.database = influx.database
+        self._http = httpx.Client(
+            base_url=influx.url.rstrip("/"), auth=influx.auth, timeout=timeout_s
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -1,38 +1,52 @@
 """Offered load: devices publishing location fixes at QoS 1, at a paced rate, in a process
 of their own.
 
-Each device has its own MQTT connection (client id = device id) and numbers its records
-from 0 within the boot id it is given, as the contract says. To reach tens of thousands
-of readings a second it may put ``records_per_message`` fixes in one contract batch
-(``up/batch``, up to 256 records); with 1, each fix is a message of its own on
-``up/telemetry``. Messages are encoded with cbor2's canonical form, which is the
-contract's deterministic form (a test checks it against ``core.codec``), because the
-pure-Python device encoder would take a core of its own at these rates.
+Each device has its own MQTT connection (client id = device id; the given username and
+password, if any) and numbers its records from 0 within the boot id it is given, as the
+contract says. To reach tens of thousands of readings a second it may put
+``records_per_message`` fixes in one contract batch (``up/batch``, up to 256 records);
+with 1, each fix is a message of its own on ``up/telemetry``. Messages are encoded with
+cbor2's canonical form, which is the contract's deterministic form (a test checks it
+against ``core.codec``), because the pure-Python device encoder would take a core of its
+own at these rates.
 
 A device keeps at most ``window`` publishes waiting for their PUBACK; when every device
 is at its window the generator waits, so the offered rate it reports is what the broker
 took, not what was asked.
+
+Real devices are machines of their own, so the generator must take as little as possible
+of the CPU the pipeline under test runs on. Every device is a paho client, but none has a
+network thread (``loop_start``): one thread drives all their sockets through a selector
+(paho's external event loop: ``loop_read``, ``loop_write``, ``loop_misc``), so twenty
+clients cost no thread switches and no contention for the GIL (docs/benchmarks.md gives
+the CPU per message, before and after).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
-import threading
+import resource
+import selectors
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import cbor2
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
 
 from core import contract as c
 
 MAX_BATCH_RECORDS = 256
 _BASE_LAT_E7 = 311_234_567
 _BASE_LON_E7 = 1_214_567_890
+_MISC_EVERY_S = 1.0  # paho's keepalive bookkeeping (loop_misc)
+_WINDOW_WAIT_S = 0.005  # every device at its window: wait this long at most for a PUBACK
+_TICK_S = 0.002  # publish what is due at most this often (a few messages per wake-up)
 
 
 def fix_record(boot: int, seq: int, ts: int) -> dict[int, Any]:
@@ -71,6 +85,8 @@ class LoadSpec:
     duration_s: float
     window: int = 16
     ack_timeout_s: float = 60.0
+    username: str | None = None
+    password: str | None = None
 
 
 @dataclass
@@ -80,6 +96,9 @@ class LoadResult:
     started_at: float = 0.0  # wall clock (time.time) of the first publish
     publish_s: float = 0.0  # from the first publish to the last
     all_acked: bool = True
+    cpu_s: float = (
+        0.0  # the generator process's CPU (user + system) from first publish to last PUBACK
+    )
 
     @property
     def records(self) -> int:
@@ -90,84 +109,183 @@ class LoadResult:
         return self.records / self.publish_s if self.publish_s > 0 else 0.0
 
 
-class _Device:
-    """One device's connection and counters; acks arrive on paho's thread."""
+class LoadError(RuntimeError):
+    """A device could not connect, or lost its connection while publishing."""
 
-    def __init__(self, device_id: str, host: str, port: int, window: int) -> None:
+
+class _Device:
+    """One device's MQTT session and counters, driven by the generator's thread only."""
+
+    def __init__(self, device_id: str, spec: LoadSpec) -> None:
         self.device_id = device_id
         self.next_seq = 0
         self.sent = 0
         self.acked = 0
-        self.connected = threading.Event()
+        self.connected = False
+        self.problem: str | None = None
+        self.writing = False  # registered for EVENT_WRITE: paho has bytes it could not send
+        self.topic_prefix = f"fw/v1/{device_id}/"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311
         )
-        client.max_inflight_messages_set(window)
-        client.on_connect = lambda *_args: self.connected.set()
+        if spec.username is not None:
+            client.username_pw_set(spec.username, spec.password)
+        client.max_inflight_messages_set(spec.window)
+        client.on_connect = self._on_connect
         client.on_publish = self._on_publish
-        client.connect(host, port, keepalive=60)
-        client.loop_start()
+        client.on_disconnect = self._on_disconnect
         self.client = client
+
+    def _on_connect(self, _c: object, _u: object, _f: object, code: ReasonCode, _p: object) -> None:
+        if code.is_failure:
+            self.problem = f"{self.device_id}: the broker refused the connection ({code})"
+        else:
+            self.connected = True
 
     def _on_publish(self, *_args: object) -> None:
         self.acked += 1
 
+    def _on_disconnect(self, *_args: object) -> None:
+        self.connected = False
+        if self.problem is None:
+            self.problem = f"{self.device_id}: the connection was lost"
+
+
+class _Fleet:
+    """Every device's socket in one selector; ``pump`` does what the sockets are ready for."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        self.devices = [_Device(d, spec) for d in spec.devices]
+        self._selector = selectors.DefaultSelector()
+        self._next_misc = 0.0
+
+    def connect(self, host: str, port: int, timeout_s: float) -> None:
+        for device in self.devices:
+            try:
+                device.client.connect(host, port, keepalive=60)
+            except OSError as exc:
+                raise LoadError(f"{device.device_id}: cannot reach {host}:{port}: {exc}") from exc
+            sock = device.client.socket()
+            assert sock is not None
+            self._selector.register(sock, selectors.EVENT_READ, device)
+            self.want_write(device)
+        deadline = time.monotonic() + timeout_s
+        while not all(d.connected for d in self.devices):
+            if time.monotonic() >= deadline:
+                waiting = [d.device_id for d in self.devices if not d.connected]
+                raise LoadError(f"not connected after {timeout_s:g} s: {', '.join(waiting)}")
+            self.pump(0.05)
+
+    def want_write(self, device: _Device) -> None:
+        """Watch the socket for writability while paho holds bytes it could not send."""
+        wants = device.client.want_write()
+        if wants != device.writing:
+            sock = device.client.socket()
+            assert sock is not None
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
+            self._selector.modify(sock, events, device)
+            device.writing = wants
+
+    def pump(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for socket events; read PUBACKs, write what is pending."""
+        for key, mask in self._selector.select(timeout_s):
+            device: _Device = key.data
+            client = device.client
+            if mask & selectors.EVENT_READ:
+                rc = client.loop_read()
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._fail(device, rc)
+            if mask & selectors.EVENT_WRITE:
+                rc = client.loop_write()
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._fail(device, rc)
+                self.want_write(device)
+            if device.problem is not None:
+                raise LoadError(device.problem)
+        now = time.monotonic()
+        if now >= self._next_misc:
+            self._next_misc = now + _MISC_EVERY_S
+            for device in self.devices:
+                device.client.loop_misc()
+
+    def _fail(self, device: _Device, rc: MQTTErrorCode) -> None:
+        raise LoadError(device.problem or f"{device.device_id}: {mqtt.error_string(rc)}")
+
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        """Disconnect every device (DISCONNECT is sent at once) and drop the selector."""
+        for device in self.devices:
+            sock = device.client.socket()
+            if sock is not None:
+                with suppress(KeyError):  # never registered: its connect failed
+                    self._selector.unregister(sock)
+            device.client.on_disconnect = None
+            device.client.disconnect()
+        self._selector.close()
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def generate(spec: LoadSpec, on_connected: Callable[[], None] = lambda: None) -> LoadResult:
     """Publish at the asked rate for the asked time; wait for every PUBACK."""
-    devices = [_Device(d, spec.host, spec.port, spec.window) for d in spec.devices]
+    fleet = _Fleet(spec)
+    devices = fleet.devices
     result = LoadResult()
     try:
-        for device in devices:
-            if not device.connected.wait(30):
-                raise TimeoutError(f"{device.device_id} could not connect")
+        fleet.connect(spec.host, spec.port, 30.0)
         on_connected()
         per_message = spec.records_per_message
         messages_per_s = spec.readings_per_s / per_message
+        window = spec.window
+        cpu_started = _cpu_s()
         started = time.monotonic()
         result.started_at = time.time()
         turn = 0
         while True:
-            elapsed = time.monotonic() - started
+            now = time.monotonic()
+            elapsed = now - started
             if elapsed >= spec.duration_s:
                 break
             due = int(elapsed * messages_per_s) + 1 - result.messages
-            if due <= 0:
-                time.sleep(min(0.002, 1 / messages_per_s))
-                continue
             published = 0
-            for _ in range(len(devices)):
-                device = devices[turn % len(devices)]
-                turn += 1
-                if device.sent - device.acked >= spec.window:
-                    continue
-                topic, payload = encode_records(
-                    spec.boot, device.next_seq, per_message, int(time.time())
-                )
-                info = device.client.publish(f"fw/v1/{device.device_id}/{topic}", payload, qos=1)
-                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    continue
-                device.next_seq += per_message
-                device.sent += 1
-                result.messages += 1
-                published += 1
-                if published >= due:
-                    break
-            if published == 0:
-                time.sleep(0.001)  # every device at its window: the broker sets the pace
+            if due > 0:
+                for _ in range(len(devices)):
+                    device = devices[turn % len(devices)]
+                    turn += 1
+                    if device.sent - device.acked >= window:
+                        continue
+                    suffix, payload = encode_records(
+                        spec.boot, device.next_seq, per_message, int(time.time())
+                    )
+                    info = device.client.publish(device.topic_prefix + suffix, payload, qos=1)
+                    if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        continue
+                    device.next_seq += per_message
+                    device.sent += 1
+                    result.messages += 1
+                    published += 1
+                    fleet.want_write(device)
+                    if published >= due:
+                        break
+            if published < due:
+                # Every device that could was at its window: the broker sets the pace.
+                fleet.pump(_WINDOW_WAIT_S)
+            else:
+                # Sleep rather than wake at each PUBACK: the acks of a tick are read at once.
+                next_due = started + result.messages / messages_per_s
+                time.sleep(max(_TICK_S, next_due - time.monotonic()))
+                fleet.pump(0)
         result.publish_s = time.monotonic() - started
         deadline = time.monotonic() + spec.ack_timeout_s
         while any(d.acked < d.sent for d in devices) and time.monotonic() < deadline:
-            time.sleep(0.01)
+            fleet.pump(0.05)
+        result.cpu_s = _cpu_s() - cpu_started
         result.all_acked = all(d.acked >= d.sent for d in devices)
         result.produced = {d.device_id: d.next_seq for d in devices}
     finally:
-        for device in devices:
-            device.close()
+        fleet.close()
     return result
 
 
@@ -231,3 +349,44 @@ def load_running(spec: LoadSpec) -> Iterator[LoadProcess]:
         yield process
     finally:
         process.kill()
+
+
+@dataclass(frozen=True)
+class GeneratorCost:
+    """What the generator itself costs: its process's CPU per 10,000 messages."""
+
+    records_per_message: int
+    readings_per_s: float
+    offered_per_s: float
+    messages: int
+    cpu_s: float
+
+    @property
+    def cpu_s_per_10k_messages(self) -> float:
+        return self.cpu_s / self.messages * 10_000 if self.messages else 0.0
+
+    @property
+    def core_share(self) -> float:
+        """CPU seconds per second of publishing: 1.0 is one core."""
+        seconds = self.messages * self.records_per_message / self.offered_per_s
+        return self.cpu_s / seconds if self.offered_per_s else 0.0
+
+
+def generator_cost(host: str, port: int, spec: LoadSpec, rounds: int) -> list[GeneratorCost]:
+    """Run the generator ``rounds`` times (boot 1, 2, ...) against a broker; its CPU each time."""
+    costs = []
+    for number in range(rounds):
+        round_spec = dataclasses.replace(spec, host=host, port=port, boot=spec.boot + number)
+        with load_running(round_spec) as process:
+            process.wait_started()
+            result = process.result(spec.duration_s + spec.ack_timeout_s + 30)
+        costs.append(
+            GeneratorCost(
+                spec.records_per_message,
+                spec.readings_per_s,
+                result.offered_per_s,
+                result.messages,
+                result.cpu_s,
+            )
+        )
+    return costs

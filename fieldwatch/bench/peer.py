@@ -3,8 +3,8 @@
 A paho-mqtt subscriber (QoS 1, its own network thread) decodes each message as it
 arrives and writes its readings to InfluxDB with one ``/write`` request per message,
 before paho acknowledges it: no buffer, no batching across messages. Points are the
-same as the cloud's (influxdb-client ``Point``), into a database of its own, so loss
-and latency are counted exactly as for the pipeline.
+same as the cloud's (influxdb-client ``Point``), into a database of its own (``peer``, on
+the pipeline's InfluxDB), so loss and latency are counted exactly as for the pipeline.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from cloud.timeseries.points import RecordContext, record_point
 from core.errors import CoreError
 from core.messages import Batch, LocationFix
 from core.receiver import decode
+from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
 
 PEER_DATABASE = "peer"
+PEER_CLIENT_ID = "peer-bridge"
 
 
-def _bridge(host: str, port: int, influx_url: str, ready: Any, stop: Any) -> None:
-    http = httpx.Client(base_url=influx_url, timeout=30)
-    params = {"db": PEER_DATABASE, "rp": "evidence", "precision": "ns"}
+def _bridge(broker: BrokerEndpoint, influx: InfluxEndpoint, ready: Any, stop: Any) -> None:
+    http = httpx.Client(base_url=influx.url, auth=influx.auth, timeout=30)
+    params = {"db": influx.database, "rp": "evidence", "precision": "ns"}
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         device_id = message.topic.split("/")[2]
@@ -52,11 +54,13 @@ def _bridge(host: str, port: int, influx_url: str, ready: Any, stop: Any) -> Non
     def on_subscribe(*_args: object) -> None:
         ready.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="peer-bridge", clean_session=False)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=PEER_CLIENT_ID, clean_session=False)
+    if broker.username is not None:
+        client.username_pw_set(broker.username, broker.password)
     client.on_message = on_message
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
-    client.connect(host, port, keepalive=60)
+    client.connect(broker.host, broker.port, keepalive=60)
     client.loop_start()
     stop.wait()
     client.disconnect()
@@ -67,14 +71,13 @@ def _bridge(host: str, port: int, influx_url: str, ready: Any, stop: Any) -> Non
 class PeerBridge:
     """The bridge in a process of its own, like the service it stands for."""
 
-    def __init__(self, broker_host: str, broker_port: int, influx_url: str) -> None:
+    def __init__(self, broker: BrokerEndpoint, influx: InfluxEndpoint) -> None:
+        """Subscribes on ``broker``, writes into ``influx.database``."""
         context = multiprocessing.get_context("spawn")
         self._ready = context.Event()
         self._stop = context.Event()
         self._process = context.Process(
-            target=_bridge,
-            args=(broker_host, broker_port, influx_url, self._ready, self._stop),
-            daemon=True,
+            target=_bridge, args=(broker, influx, self._ready, self._stop), daemon=True
         )
 
     @property

@@ -5,18 +5,25 @@ Order: start the stack (broker, InfluxDB, cloud, gateway), run the load steps, m
 the ceilings with the stack idle, then the peer bridge on a broker of its own with the
 gateway left idle. Every rate comes from the same run, so ratios compare like with like
 on a shared, noisy machine.
+
+With a given broker (``PipelineOptions.broker``) the gateway is stopped after the steps
+and its session ended, and the transport ceiling and the peer use that broker; with a
+given InfluxDB (``PipelineOptions.influx``) the cloud writes into its database there, and
+the storage ceiling and the peer write into databases ``ceiling`` and ``peer`` beside it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldwatch.bench.ceilings import Ceiling, create_database, storage_ceiling, transport_ceiling
-from fieldwatch.bench.peer import PEER_DATABASE, PeerBridge
-from fieldwatch.bench.stack import BenchBroker, Stack
+from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
+from fieldwatch.bench.peer import PEER_CLIENT_ID, PEER_DATABASE, PeerBridge
+from fieldwatch.bench.stack import Stack, bench_broker, broker_endpoint
 from fieldwatch.bench.steps import PROBE_DEVICE, StepResult, Target, run_step
 
 QUICK_STEPS = (5000.0, 15000.0)
@@ -37,6 +44,8 @@ class PipelineOptions:
     transport_messages: int = 40_000
     rounds: int = 3
     stop_after_failures: int = 2
+    broker: BrokerEndpoint | None = None  # None: a private Mosquitto
+    influx: InfluxEndpoint | None = None  # None: a private InfluxDB
 
     @classmethod
     def quick(cls) -> PipelineOptions:
@@ -96,6 +105,7 @@ class PipelineReport:
 
     def to_json(self) -> dict[str, object]:
         return {
+            "services": services_json(self.options),
             "records_per_message": self.options.records_per_message,
             "devices": self.options.devices,
             "step_seconds": self.options.step_seconds,
@@ -109,6 +119,15 @@ class PipelineReport:
             "gateway_max_rss_mib": self.gateway_max_rss_mib,
             "elapsed_s": self.elapsed_s,
         }
+
+
+def services_json(options: PipelineOptions) -> dict[str, str]:
+    """Which broker and InfluxDB the run used (never a password)."""
+    return {
+        "broker": "private" if options.broker is None else options.broker.shown(),
+        "influx": "private" if options.influx is None else options.influx.url,
+        "influx_database": "fieldwatch" if options.influx is None else options.influx.database,
+    }
 
 
 def sustained(steps: Sequence[StepResult]) -> float:
@@ -161,20 +180,19 @@ def run_pipeline(
         f"per message ({'contract batches, up/batch' if options.records_per_message > 1 else 'up/telemetry'}), "
         f"{options.step_seconds:g} s per step"
     )
-    with Stack(folder / "stack", devices) as stack:
+    services = services_json(options)
+    say(
+        f"broker: {services['broker']}; InfluxDB: {services['influx']} "
+        f"(database {services['influx_database']})"
+    )
+    with Stack(folder / "stack", devices, broker=options.broker, influx=options.influx) as stack:
         assert stack.cloud is not None
         assert stack.gateway is not None
         cloud_pid, gateway_pid = stack.cloud.pid or 0, stack.gateway.pid or 0
         say(f"stack up after {time.monotonic() - started:.1f} s")
         say(table_header())
-        target = Target(
-            "pipeline",
-            stack.broker.host,
-            stack.broker.port,
-            stack.influx_url,
-            "fieldwatch",
-            (cloud_pid, gateway_pid),
-        )
+        influx = stack.influx_endpoint
+        target = Target("pipeline", stack.broker_endpoint, influx, (cloud_pid, gateway_pid))
         report.steps = _run_steps(target, options.steps, options, 1, say)
         for step in report.steps:
             report.cloud_max_rss_mib = max(
@@ -183,32 +201,42 @@ def run_pipeline(
             report.gateway_max_rss_mib = max(
                 report.gateway_max_rss_mib, step.max_rss_mib.get(gateway_pid, 0.0)
             )
-        report.ceilings.append(
-            storage_ceiling(stack.influx_url, options.storage_points, options.rounds)
-        )
+        if options.broker is not None:
+            # The ceiling and the peer publish on this broker: not for our gateway.
+            stack.retire_gateway()
+        report.ceilings.append(storage_ceiling(influx, options.storage_points, options.rounds))
         report.ceilings.append(
             transport_ceiling(
-                options.records_per_message, options.transport_messages, rounds=options.rounds
+                options.records_per_message,
+                options.transport_messages,
+                rounds=options.rounds,
+                broker=options.broker,
             )
         )
-        create_database(stack.influx_url, PEER_DATABASE)
-        with BenchBroker(folder / "peer-broker") as broker:
-            bridge = PeerBridge(broker.host, broker.port, stack.influx_url)
-            bridge.start()
-            try:
-                peer = Target(
-                    "paho peer",
-                    broker.host,
-                    broker.port,
-                    stack.influx_url,
-                    PEER_DATABASE,
-                    (bridge.pid or 0,),
-                )
-                report.peer = _run_steps(peer, options.peer_steps, options, 101, say)
-            finally:
-                bridge.stop()
+        report.peer = _run_peer(options, folder, influx.with_database(PEER_DATABASE), say)
     report.elapsed_s = time.monotonic() - started
     return report
+
+
+def _run_peer(
+    options: PipelineOptions,
+    folder: Path,
+    influx: InfluxEndpoint,
+    say: Callable[[str], None],
+) -> list[StepResult]:
+    """The peer's steps, on the given broker or a private one, into ``influx.database``."""
+    create_database(influx)
+    with ExitStack() as services:
+        broker = options.broker
+        if broker is None:
+            broker = broker_endpoint(services.enter_context(bench_broker(folder / "peer-broker")))
+        else:
+            services.callback(broker.clear_session, PEER_CLIENT_ID)
+        bridge = PeerBridge(broker, influx)
+        bridge.start()
+        services.callback(bridge.stop)
+        peer = Target("paho peer", broker, influx, (bridge.pid or 0,))
+        return _run_steps(peer, options.peer_steps, options, 101, say)
 
 
 def _bound_note(steps: Sequence[StepResult], rate: float) -> str:

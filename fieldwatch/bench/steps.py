@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
 from fieldwatch.bench.influx import InfluxQueryError, InfluxReader
 from fieldwatch.bench.loadgen import LoadProcess, LoadSpec, encode_records
 
@@ -32,10 +33,8 @@ class Target:
     """Where the load goes and where its points are read back."""
 
     name: str
-    broker_host: str
-    broker_port: int
-    influx_url: str
-    database: str
+    broker: BrokerEndpoint
+    influx: InfluxEndpoint  # and the database the target writes to
     pids: tuple[int, ...] = ()  # processes whose memory is sampled
 
 
@@ -54,6 +53,7 @@ class StepResult:
     probe_samples: int = 0
     probe_missing: int = 0
     all_acked: bool = True
+    generator_cpu_s: float = 0.0  # the load generator's own CPU during the step
     max_rss_mib: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -111,10 +111,12 @@ class LatencyProbe:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=PROBE_DEVICE, protocol=mqtt.MQTTv311
         )
+        if target.broker.username is not None:
+            self._client.username_pw_set(target.broker.username, target.broker.password)
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._client.connect(self._target.broker_host, self._target.broker_port, keepalive=60)
+        self._client.connect(self._target.broker.host, self._target.broker.port, keepalive=60)
         self._client.loop_start()
         self._publishing.set()
         for body, name in ((self._publish_loop, "probe-publish"), (self._poll_loop, "probe-poll")):
@@ -154,7 +156,7 @@ class LatencyProbe:
             time.sleep(max(0.0, next_at - time.monotonic()))
 
     def _poll_loop(self) -> None:
-        reader = InfluxReader(self._target.influx_url, self._target.database, timeout_s=5.0)
+        reader = InfluxReader(self._target.influx, timeout_s=5.0)
         try:
             while not self._stop.wait(PROBE_POLL_S):
                 with self._lock:
@@ -186,15 +188,17 @@ def run_step(
     """Offer ``readings_per_s`` for ``duration_s``; count what InfluxDB holds afterwards."""
     result = StepResult(readings_per_s, records_per_message)
     spec = LoadSpec(
-        target.broker_host,
-        target.broker_port,
+        target.broker.host,
+        target.broker.port,
         devices,
         boot,
         readings_per_s,
         records_per_message,
         duration_s,
+        username=target.broker.username,
+        password=target.broker.password,
     )
-    reader = InfluxReader(target.influx_url, target.database)
+    reader = InfluxReader(target.influx)
     load = LoadProcess(spec)
     probe = LatencyProbe(target, boot)
     samples: list[tuple[float, int]] = []
@@ -227,6 +231,7 @@ def run_step(
     reader.close()
     result.produced = sum(produced.values())
     result.all_acked = offered.all_acked
+    result.generator_cpu_s = offered.cpu_s
     result.offered_per_s = offered.offered_per_s
     for device_id, made in produced.items():
         count = counts.get(device_id)

@@ -10,7 +10,9 @@ from pathlib import Path
 from fieldwatch.local.process import ServiceProcess, find_executable, run_tool
 
 _PROBE_CLIENT_ID = "fieldwatch-ready-probe"
-_CONNACK_ACCEPTED = 0
+# provisioning/mosquitto/mosquitto.conf: a gateway that is down must not have its QoS 1
+# backlog dropped after Mosquitto's default of 1,000 queued messages.
+DEPLOYMENT_MAX_QUEUED_MESSAGES = 100_000
 
 
 class MosquittoServer(ServiceProcess):
@@ -21,7 +23,10 @@ class MosquittoServer(ServiceProcess):
     file (see `provisioning.broker_acl.render_acl`). With `persistence`,
     retained messages, persistent sessions and their queued messages are
     saved to the folder on a clean stop and survive `restart()`; `kill()`
-    loses what was not yet saved, as a crash would.
+    loses what was not yet saved, as a crash would. `max_queued_messages`
+    is how many QoS 1 messages the broker queues per offline persistent
+    session before dropping (Mosquitto's default: 1,000; the deployment's
+    `provisioning/mosquitto/mosquitto.conf` and the benchmarks: 100,000).
     """
 
     name = "mosquitto"
@@ -33,6 +38,7 @@ class MosquittoServer(ServiceProcess):
         users: Mapping[str, str] | None = None,
         acl: str | None = None,
         persistence: bool = True,
+        max_queued_messages: int | None = None,
         *,
         start_timeout: float = 30.0,
         stop_timeout: float = 15.0,
@@ -43,6 +49,9 @@ class MosquittoServer(ServiceProcess):
             _check_credential(username, password)
         self.acl = acl
         self.persistence = persistence
+        if max_queued_messages is not None and max_queued_messages < 0:
+            raise ValueError(f"max_queued_messages must be >= 0, got {max_queued_messages}")
+        self.max_queued_messages = max_queued_messages
 
     @property
     def url(self) -> str:
@@ -61,6 +70,8 @@ class MosquittoServer(ServiceProcess):
             f"persistence_location {self.folder}",
             "persistence_file mosquitto.db",
         ]
+        if self.max_queued_messages is not None:
+            lines.append(f"max_queued_messages {self.max_queued_messages}")
         if os.geteuid() == 0:
             # Mosquitto 2 started as root drops to the `mosquitto` user unless
             # told otherwise, and that user cannot use a root-owned temp folder.
@@ -86,15 +97,34 @@ class MosquittoServer(ServiceProcess):
     def _is_ready(self) -> bool:
         """Ready once the broker accepts an MQTT CONNECT (with a configured user's password)."""
         username, password = next(iter(self.users.items()), (None, None))
-        packet = _connect_packet(_PROBE_CLIENT_ID, username, password)
         try:
-            with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
-                sock.sendall(packet)
-                connack = _read_exactly(sock, 4)
-                sock.sendall(b"\xe0\x00")  # DISCONNECT, so no will and no session linger
-        except OSError:
+            return mqtt_connack(self.host, self.port, _PROBE_CLIENT_ID, username, password) == 0
+        except (OSError, ValueError):
             return False
-        return connack[0] == 0x20 and connack[3] == _CONNACK_ACCEPTED
+
+
+def mqtt_connack(
+    host: str,
+    port: int,
+    client_id: str,
+    username: str | None = None,
+    password: str | None = None,
+    timeout_s: float = 1.0,
+) -> int:
+    """Connect once with a clean session and disconnect; the broker's CONNACK return code.
+
+    0 is accepted. A clean-session CONNECT also ends the persistent session the client id
+    had, with its subscriptions and queued messages. Raises OSError if the broker cannot
+    be reached, ValueError if what answered is not a CONNACK.
+    """
+    packet = _connect_packet(client_id, username, password)
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.sendall(packet)
+        connack = _read_exactly(sock, 4)
+        sock.sendall(b"\xe0\x00")  # DISCONNECT, so no will and no session linger
+    if connack[0] != 0x20:
+        raise ValueError(f"not a CONNACK: {connack!r}")
+    return connack[3]
 
 
 def _check_credential(username: str, password: str) -> None:

@@ -220,6 +220,10 @@ class ServiceProcess:
         """The account to run as, or None to run as the caller."""
         return None
 
+    def _environment(self) -> dict[str, str] | None:
+        """The service's environment, or None for this process's (ignored with a system user)."""
+        return None
+
     # -- public API --------------------------------------------------------------
 
     @property
@@ -276,7 +280,7 @@ class ServiceProcess:
                     user=None if user is None else user.uid,
                     group=None if user is None else user.gid,
                     extra_groups=None if user is None else [],
-                    env=None if user is None else user.environment(),
+                    env=self._environment() if user is None else user.environment(),
                 )
             except OSError as exc:
                 raise ServiceError(f"cannot run {command[0]}: {exc}") from exc
