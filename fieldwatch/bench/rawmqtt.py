@@ -123,6 +123,7 @@ class RawFleet:
     def connect(self, host: str, port: int, timeout_s: float) -> None:
         """Open every device's connection, send CONNECT, wait for every CONNACK."""
         deadline = time.monotonic() + timeout_s
+        self._next_ping_look = time.monotonic() + _PING_EVERY_S  # CONNECT counts as heard
         for device in self.devices:
             username, password = self._login(device.device_id)
             try:

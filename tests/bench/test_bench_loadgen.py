@@ -11,7 +11,7 @@ import dataclasses
 import queue
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -20,7 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.messages import Batch, LocationFix
 from core.receiver import decode
-from fieldwatch.bench.loadgen import CLIENTS, Client, LoadError, LoadSpec, generate
+from fieldwatch.bench.loadgen import CLIENTS, Client, LoadError, LoadSpec, encode_records, generate
+from fieldwatch.bench.rawmqtt import PACKET_ID_MAX, RawFleet
 from fieldwatch.local import MosquittoServer
 from provisioning.broker_acl import render_acl
 
@@ -160,3 +161,29 @@ def test_a_lost_connection_stops_the_generator(
 
     with pytest.raises(LoadError, match="lost"):
         generate(spec, on_connected=broker.kill)
+
+
+@pytest.mark.services
+def test_packet_ids_wrap_past_65535_against_mosquitto(mosquitto: MosquittoServer) -> None:
+    fleet = RawFleet(["br-wrap"], 3, lambda _d: (None, None), first_packet_id=PACKET_ID_MAX - 5)
+    messages = 20
+    with subscriber(mosquitto) as inbox, closing(fleet):
+        fleet.connect(mosquitto.host, mosquitto.port, 10)
+        (device,) = fleet.devices
+        while device.sent < messages:
+            suffix, payload = encode_records(7, device.next_seq, 1, 1_700_000_000)
+            if not fleet.publish(device, suffix, payload, 1):
+                fleet.pump(1)
+        while device.acked < device.sent:
+            fleet.pump(1)
+        seqs = []
+        for _ in range(messages):
+            message = inbox.get(timeout=10)
+            assert message.topic == "fw/v1/br-wrap/up/telemetry"
+            record = decode(bytes(message.payload))
+            assert isinstance(record, LocationFix)
+            seqs.append(record.seq)
+
+    assert seqs == list(range(messages))
+    assert device.packet_id == messages - 6 + 1  # 65530..65535, then 1..14: next is 15
+    assert device.max_in_flight <= 3
