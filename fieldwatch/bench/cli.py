@@ -184,10 +184,21 @@ def loadgen_command(
     seconds: Annotated[float, typer.Option(min=1, help="Seconds per round.")] = 10.0,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 3,
     devices: Annotated[int, typer.Option(min=1, help="Publishing devices.")] = 20,
+    client: Annotated[
+        loadgen.Client,
+        typer.Option(help="The devices' MQTT side: raw (the default) or paho (for comparison)."),
+    ] = "raw",
 ) -> None:
     """The load generator's own CPU per 10,000 messages, publishing to a private broker."""
     spec = loadgen.LoadSpec(
-        "", 0, pipeline_bench.step_devices(devices), 1, rate, records_per_message, seconds
+        "",
+        0,
+        pipeline_bench.step_devices(devices),
+        1,
+        rate,
+        records_per_message,
+        seconds,
+        client=client,
     )
     with (
         tempfile.TemporaryDirectory(prefix="fieldwatch-loadgen-") as folder,
@@ -203,8 +214,8 @@ def loadgen_command(
     per_10k = statistics.median(c.cpu_s_per_10k_messages for c in costs)
     share = statistics.median(c.core_share for c in costs)
     typer.echo(
-        f"median of {rounds}: {per_10k:.2f} CPU s per 10,000 messages ({records_per_message} "
-        f"readings each), {share:.0%} of a core at {rate:,.0f} readings/s"
+        f"{client}, median of {rounds}: {per_10k:.2f} CPU s per 10,000 messages "
+        f"({records_per_message} readings each), {share:.0%} of a core at {rate:,.0f} readings/s"
     )
 
 

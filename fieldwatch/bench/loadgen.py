@@ -15,11 +15,13 @@ is at its window the generator waits, so the offered rate it reports is what the
 took, not what was asked.
 
 Real devices are machines of their own, so the generator must take as little as possible
-of the CPU the pipeline under test runs on. Every device is a paho client, but none has a
-network thread (``loop_start``): one thread drives all their sockets through a selector
-(paho's external event loop: ``loop_read``, ``loop_write``, ``loop_misc``), so twenty
-clients cost no thread switches and no contention for the GIL (docs/benchmarks.md gives
-the CPU per message, before and after).
+of the CPU the pipeline under test runs on. One thread drives every device's socket through
+one selector: no thread switches, no contention for the GIL. By default (``client="raw"``)
+each device speaks the few MQTT 3.1.1 packets it needs itself (``rawmqtt``), since paho's
+per-publish Python work was most of the generator's CPU at one reading a message; with
+``client="paho"`` each device is a paho client without a network thread, driven through
+paho's external event loop (``loop_read``, ``loop_write``, ``loop_misc``).
+docs/benchmarks.md gives the CPU per message of each.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import multiprocessing
 import resource
 import selectors
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol, TypeVar
 
 import cbor2
 import paho.mqtt.client as mqtt
@@ -40,8 +42,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core import contract as c
+from fieldwatch.bench.rawmqtt import PublisherError, RawFleet
 
 MAX_BATCH_RECORDS = 256
+Client = Literal["raw", "paho"]
+CLIENTS: tuple[Client, ...] = ("raw", "paho")
 _BASE_LAT_E7 = 311_234_567
 _BASE_LON_E7 = 1_214_567_890
 _MISC_EVERY_S = 1.0  # paho's keepalive bookkeeping (loop_misc)
@@ -87,6 +92,18 @@ class LoadSpec:
     ack_timeout_s: float = 60.0
     username: str | None = None
     password: str | None = None
+    # Device id -> password: each device logs in as itself (username = device id), as the
+    # deployment's ACL (provisioning.broker_acl) wants. Takes the place of username/password.
+    device_passwords: Mapping[str, str] | None = None
+    client: Client = "raw"
+
+    def login(self, device_id: str) -> tuple[str | None, str | None]:
+        """(username, password) the device connects with; (None, None) is anonymous."""
+        if self.device_passwords is not None:
+            return device_id, self.device_passwords[device_id]
+        if self.username is None:
+            return None, None
+        return self.username, self.password
 
 
 @dataclass
@@ -99,6 +116,7 @@ class LoadResult:
     cpu_s: float = (
         0.0  # the generator process's CPU (user + system) from first publish to last PUBACK
     )
+    max_in_flight: int = 0  # the most publishes one device had awaiting PUBACK at once
 
     @property
     def records(self) -> int:
@@ -121,6 +139,7 @@ class _Device:
         self.next_seq = 0
         self.sent = 0
         self.acked = 0
+        self.max_in_flight = 0
         self.connected = False
         self.problem: str | None = None
         self.writing = False  # registered for EVENT_WRITE: paho has bytes it could not send
@@ -128,8 +147,9 @@ class _Device:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311
         )
-        if spec.username is not None:
-            client.username_pw_set(spec.username, spec.password)
+        username, password = spec.login(device_id)
+        if username is not None:
+            client.username_pw_set(username, password)
         client.max_inflight_messages_set(spec.window)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
@@ -151,7 +171,7 @@ class _Device:
             self.problem = f"{self.device_id}: the connection was lost"
 
 
-class _Fleet:
+class _PahoFleet:
     """Every device's socket in one selector; ``pump`` does what the sockets are ready for."""
 
     def __init__(self, spec: LoadSpec) -> None:
@@ -175,6 +195,17 @@ class _Fleet:
                 waiting = [d.device_id for d in self.devices if not d.connected]
                 raise LoadError(f"not connected after {timeout_s:g} s: {', '.join(waiting)}")
             self.pump(0.05)
+
+    def publish(self, device: _Device, suffix: str, payload: bytes, records: int) -> bool:
+        """Hand the message to paho; False if it would not take it."""
+        info = device.client.publish(device.topic_prefix + suffix, payload, qos=1)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return False
+        device.next_seq += records
+        device.sent += 1
+        device.max_in_flight = max(device.max_in_flight, device.sent - device.acked)
+        self.want_write(device)
+        return True
 
     def want_write(self, device: _Device) -> None:
         """Watch the socket for writability while paho holds bytes it could not send."""
@@ -228,64 +259,102 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class _DeviceState(Protocol):
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def next_seq(self) -> int: ...
+    @property
+    def sent(self) -> int: ...
+    @property
+    def acked(self) -> int: ...
+    @property
+    def max_in_flight(self) -> int: ...
+
+
+_D = TypeVar("_D", bound=_DeviceState)
+
+
+class _Fleet(Protocol[_D]):
+    """What ``generate`` needs of the devices' MQTT side, raw or paho."""
+
+    @property
+    def devices(self) -> Sequence[_D]: ...
+    def connect(self, host: str, port: int, timeout_s: float) -> None: ...
+    def publish(self, device: _D, suffix: str, payload: bytes, records: int) -> bool: ...
+    def pump(self, timeout_s: float) -> None: ...
+    def close(self) -> None: ...
+
+
+def _fleet(spec: LoadSpec) -> _Fleet[Any]:
+    if spec.client == "raw":
+        return RawFleet(spec.devices, spec.window, spec.login)
+    if spec.client == "paho":
+        return _PahoFleet(spec)
+    raise ValueError(f"unknown MQTT client {spec.client!r}: one of {', '.join(CLIENTS)}")
+
+
 def generate(spec: LoadSpec, on_connected: Callable[[], None] = lambda: None) -> LoadResult:
     """Publish at the asked rate for the asked time; wait for every PUBACK."""
-    fleet = _Fleet(spec)
-    devices = fleet.devices
-    result = LoadResult()
+    fleet = _fleet(spec)
     try:
-        fleet.connect(spec.host, spec.port, 30.0)
-        on_connected()
-        per_message = spec.records_per_message
-        messages_per_s = spec.readings_per_s / per_message
-        window = spec.window
-        cpu_started = _cpu_s()
-        started = time.monotonic()
-        result.started_at = time.time()
-        turn = 0
-        while True:
-            now = time.monotonic()
-            elapsed = now - started
-            if elapsed >= spec.duration_s:
-                break
-            due = int(elapsed * messages_per_s) + 1 - result.messages
-            published = 0
-            if due > 0:
-                for _ in range(len(devices)):
-                    device = devices[turn % len(devices)]
-                    turn += 1
-                    if device.sent - device.acked >= window:
-                        continue
-                    suffix, payload = encode_records(
-                        spec.boot, device.next_seq, per_message, int(time.time())
-                    )
-                    info = device.client.publish(device.topic_prefix + suffix, payload, qos=1)
-                    if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                        continue
-                    device.next_seq += per_message
-                    device.sent += 1
-                    result.messages += 1
-                    published += 1
-                    fleet.want_write(device)
-                    if published >= due:
-                        break
-            if published < due:
-                # Every device that could was at its window: the broker sets the pace.
-                fleet.pump(_WINDOW_WAIT_S)
-            else:
-                # Sleep rather than wake at each PUBACK: the acks of a tick are read at once.
-                next_due = started + result.messages / messages_per_s
-                time.sleep(max(_TICK_S, next_due - time.monotonic()))
-                fleet.pump(0)
-        result.publish_s = time.monotonic() - started
-        deadline = time.monotonic() + spec.ack_timeout_s
-        while any(d.acked < d.sent for d in devices) and time.monotonic() < deadline:
-            fleet.pump(0.05)
-        result.cpu_s = _cpu_s() - cpu_started
-        result.all_acked = all(d.acked >= d.sent for d in devices)
-        result.produced = {d.device_id: d.next_seq for d in devices}
+        return _generate(fleet, spec, on_connected)
+    except PublisherError as exc:
+        raise LoadError(str(exc)) from exc
     finally:
         fleet.close()
+
+
+def _generate(fleet: _Fleet[_D], spec: LoadSpec, on_connected: Callable[[], None]) -> LoadResult:
+    devices = fleet.devices
+    result = LoadResult()
+    fleet.connect(spec.host, spec.port, 30.0)
+    on_connected()
+    per_message = spec.records_per_message
+    messages_per_s = spec.readings_per_s / per_message
+    window = spec.window
+    cpu_started = _cpu_s()
+    started = time.monotonic()
+    result.started_at = time.time()
+    turn = 0
+    while True:
+        now = time.monotonic()
+        elapsed = now - started
+        if elapsed >= spec.duration_s:
+            break
+        due = int(elapsed * messages_per_s) + 1 - result.messages
+        published = 0
+        if due > 0:
+            for _ in range(len(devices)):
+                device = devices[turn % len(devices)]
+                turn += 1
+                if device.sent - device.acked >= window:
+                    continue
+                suffix, payload = encode_records(
+                    spec.boot, device.next_seq, per_message, int(time.time())
+                )
+                if not fleet.publish(device, suffix, payload, per_message):
+                    continue
+                result.messages += 1
+                published += 1
+                if published >= due:
+                    break
+        if published < due:
+            # Every device that could was at its window: the broker sets the pace.
+            fleet.pump(_WINDOW_WAIT_S)
+        else:
+            # Sleep rather than wake at each PUBACK: the acks of a tick are read at once.
+            next_due = started + result.messages / messages_per_s
+            time.sleep(max(_TICK_S, next_due - time.monotonic()))
+            fleet.pump(0)
+    result.publish_s = time.monotonic() - started
+    deadline = time.monotonic() + spec.ack_timeout_s
+    while any(d.acked < d.sent for d in devices) and time.monotonic() < deadline:
+        fleet.pump(0.05)
+    result.cpu_s = _cpu_s() - cpu_started
+    result.all_acked = all(d.acked >= d.sent for d in devices)
+    result.produced = {d.device_id: d.next_seq for d in devices}
+    result.max_in_flight = max(d.max_in_flight for d in devices)
     return result
 
 
