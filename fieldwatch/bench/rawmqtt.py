@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 
-from fieldwatch.local.mosquitto import _connect_packet, _remaining_length, _utf8_field
+from fieldwatch.local.mosquitto import connect_packet, remaining_length, utf8_field
 
 PACKET_ID_MAX = 65_535
 _CONNACK = 0x20
@@ -55,7 +55,7 @@ def next_packet_id(packet_id: int) -> int:
 
 def topic_field(topic: str) -> bytes:
     """A topic name as PUBLISH carries it: two bytes of length, then UTF-8."""
-    return _utf8_field(topic)
+    return utf8_field(topic)
 
 
 def publish_packet(topic: bytes, packet_id: int, payload: bytes) -> bytes:
@@ -63,7 +63,7 @@ def publish_packet(topic: bytes, packet_id: int, payload: bytes) -> bytes:
     length = len(topic) + 2 + len(payload)
     return (
         bytes((_PUBLISH_QOS1,))
-        + _remaining_length(length)
+        + remaining_length(length)
         + topic
         + _PACKET_ID.pack(packet_id)
         + payload
@@ -134,7 +134,7 @@ class RawFleet:
                 ) from exc
             device.sock = sock
             # Clean session, so nothing of an earlier run lingers (mqtt_connack's packet).
-            packet = _connect_packet(
+            packet = connect_packet(
                 device.device_id, username, password if username is not None else None
             )
             sock.setblocking(False)

@@ -117,7 +117,7 @@ def mqtt_connack(
     had, with its subscriptions and queued messages. Raises OSError if the broker cannot
     be reached, ValueError if what answered is not a CONNACK.
     """
-    packet = _connect_packet(client_id, username, password)
+    packet = connect_packet(client_id, username, password)
     with socket.create_connection((host, port), timeout=timeout_s) as sock:
         sock.sendall(packet)
         connack = _read_exactly(sock, 4)
@@ -138,12 +138,12 @@ def _check_credential(username: str, password: str) -> None:
 # CONNACK. A client library would bring a network thread for four bytes.
 
 
-def _utf8_field(text: str) -> bytes:
+def utf8_field(text: str) -> bytes:
     raw = text.encode("utf-8")
     return len(raw).to_bytes(2, "big") + raw
 
 
-def _remaining_length(length: int) -> bytes:
+def remaining_length(length: int) -> bytes:
     encoded = bytearray()
     while True:
         length, digit = divmod(length, 128)
@@ -152,18 +152,18 @@ def _remaining_length(length: int) -> bytes:
             return bytes(encoded)
 
 
-def _connect_packet(client_id: str, username: str | None, password: str | None) -> bytes:
+def connect_packet(client_id: str, username: str | None, password: str | None) -> bytes:
     flags = 0x02  # clean session
-    payload = _utf8_field(client_id)
+    payload = utf8_field(client_id)
     if username is not None:
         flags |= 0x80
-        payload += _utf8_field(username)
+        payload += utf8_field(username)
     if password is not None:
         flags |= 0x40
-        payload += _utf8_field(password)
+        payload += utf8_field(password)
     keepalive = (10).to_bytes(2, "big")
-    body = _utf8_field("MQTT") + bytes([4, flags]) + keepalive + payload
-    return b"\x10" + _remaining_length(len(body)) + body
+    body = utf8_field("MQTT") + bytes([4, flags]) + keepalive + payload
+    return b"\x10" + remaining_length(len(body)) + body
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes:
