@@ -63,8 +63,8 @@ def scripted_broker() -> Iterator[tuple[int, list[socket.socket]]]:
             conn.settimeout(10)
             header = conn.recv(2)
             conn.recv(header[1])  # the rest of CONNECT (shorter than 128 bytes)
+            accepted.append(conn)  # before CONNACK: the test reads it once connect() returns
             conn.sendall(b"\x20\x02\x00\x00")
-            accepted.append(conn)
 
         thread = threading.Thread(target=accept, daemon=True)
         thread.start()
