@@ -26,8 +26,8 @@ from fieldwatch.bench.peer import PEER_CLIENT_ID, PEER_DATABASE, PeerBridge
 from fieldwatch.bench.stack import Stack, bench_broker, broker_endpoint
 from fieldwatch.bench.steps import PROBE_DEVICE, StepResult, Target, run_step
 
-QUICK_STEPS = (5000.0, 15000.0)
-FULL_STEPS = (2000.0, 5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0)
+QUICK_STEPS = (5000.0, 20000.0)
+FULL_STEPS = (2000.0, 5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0, 35000.0, 40000.0, 50000.0)
 QUICK_PEER_STEPS = (2000.0,)
 FULL_PEER_STEPS = (1000.0, 5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0, 40000.0)
 
