@@ -27,7 +27,18 @@ from fieldwatch.bench.stack import Stack, bench_broker, broker_endpoint
 from fieldwatch.bench.steps import PROBE_DEVICE, StepResult, Target, run_step
 
 QUICK_STEPS = (5000.0, 20000.0)
-FULL_STEPS = (2000.0, 5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0, 35000.0, 40000.0, 50000.0)
+FULL_STEPS = (
+    2000.0,
+    5000.0,
+    10000.0,
+    15000.0,
+    20000.0,
+    25000.0,
+    30000.0,
+    35000.0,
+    40000.0,
+    50000.0,
+)
 QUICK_PEER_STEPS = (2000.0,)
 FULL_PEER_STEPS = (1000.0, 5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0, 40000.0)
 
@@ -245,6 +256,19 @@ def _bound_note(steps: Sequence[StepResult], rate: float) -> str:
     return " (the highest step tried: a lower bound)" if steps and rate >= top else ""
 
 
+def _ratio_note(report: PipelineReport) -> str:
+    """A ratio of two rates is only as firm as they are: say which one is a lower bound."""
+    ours_open = bool(_bound_note(report.steps, report.sustained_per_s))
+    peer_open = bool(_bound_note(report.peer, report.peer_sustained_per_s))
+    if ours_open and peer_open:
+        return " (both rates are lower bounds: not a measured ratio)"
+    if ours_open:
+        return " (ours is a lower bound: at least this)"
+    if peer_open:
+        return " (the peer's rate is a lower bound: at most this)"
+    return ""
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:,.0f}"
 
@@ -283,7 +307,7 @@ def summary_lines(report: PipelineReport) -> list[str]:
         lines.append(f"  = {ratios['of_lower_ceiling']:.2f} of the lower ceiling ({lower.name})")
     lines.append(f"paho peer sustained: {peer:,.0f} readings/s" + _bound_note(report.peer, peer))
     if ratios["of_peer"] is not None:
-        lines.append(f"  ours / peer = {ratios['of_peer']:.1f}x")
+        lines.append(f"  ours / peer = {ratios['of_peer']:.1f}x" + _ratio_note(report))
     half = report.p99_at_half_sustained()
     if half is not None:
         lines.append(
