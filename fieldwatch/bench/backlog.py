@@ -64,7 +64,7 @@ def build_backlog(path: Path, readings: int, records_per_message: int) -> None:
             first_seq = (n // DEVICES) * records_per_message
             channel, payload = encode_records(1, first_seq, records_per_message, ts)
             name = "batch" if channel == "up/batch" else "telemetry"
-            verdict = Accepted(device_id, name, Lane.TELEMETRY)
+            verdict = Accepted(device_id, name, Lane.TELEMETRY, records_per_message)
             group.append(Incoming(topic(device_id, name), payload, now_ms, verdict))
             if len(group) == GROUP:
                 buffer.commit(group)
