@@ -52,7 +52,7 @@ def sample_fixes(count: int, devices: int = 300) -> list[Incoming]:
         )
         name = topic(device_id, "telemetry")
         fixes.append(
-            Incoming(name, payload, now_ms, Accepted(device_id, "telemetry", Lane.TELEMETRY))
+            Incoming(name, payload, now_ms, Accepted(device_id, "telemetry", Lane.TELEMETRY, 1))
         )
     return fixes
 

@@ -32,7 +32,7 @@ class Accepted:
     device_id: str
     channel: str
     lane: Lane
-    readings: int = 1
+    readings: int  # no default: a device batch counted as 1 would make batches 100x too big
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,10 @@ DEVICE = "br-000001"
 
 def telemetry(seq: int, at_ms: int = 1000) -> Incoming:
     return Incoming(
-        topic(DEVICE, "telemetry"), fix(seq), at_ms, Accepted(DEVICE, "telemetry", Lane.TELEMETRY)
+        topic(DEVICE, "telemetry"),
+        fix(seq),
+        at_ms,
+        Accepted(DEVICE, "telemetry", Lane.TELEMETRY, 1),
     )
 
 
@@ -49,7 +52,7 @@ def catch_up(first_seq: int, count: int) -> Incoming:
 
 def urgent(seq: int, at_ms: int = 1000) -> Incoming:
     return Incoming(
-        topic(DEVICE, "event"), event(seq), at_ms, Accepted(DEVICE, "event", Lane.URGENT)
+        topic(DEVICE, "event"), event(seq), at_ms, Accepted(DEVICE, "event", Lane.URGENT, 1)
     )
 
 

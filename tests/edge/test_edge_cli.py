@@ -47,9 +47,14 @@ def test_status_reports_depth_bytes_and_drops(tmp_path: Path) -> None:
     buffer.commit(
         [
             Incoming(
-                topic(device, "telemetry"), fix(0), 5, Accepted(device, "telemetry", Lane.TELEMETRY)
+                topic(device, "telemetry"),
+                fix(0),
+                5,
+                Accepted(device, "telemetry", Lane.TELEMETRY, 1),
             ),
-            Incoming(topic(device, "event"), event(1), 6, Accepted(device, "event", Lane.URGENT)),
+            Incoming(
+                topic(device, "event"), event(1), 6, Accepted(device, "event", Lane.URGENT, 1)
+            ),
         ]
     )
     buffer.close()

@@ -28,10 +28,10 @@ REGISTRY = Registry({"br-000001": DeviceKind.bracelet, "rs-000001": DeviceKind.r
 
 def test_telemetry_and_events_are_accepted_in_their_lanes() -> None:
     assert classify("fw/v1/br-000001/up/telemetry", fix(0), REGISTRY) == Accepted(
-        "br-000001", "telemetry", Lane.TELEMETRY
+        "br-000001", "telemetry", Lane.TELEMETRY, 1
     )
     assert classify("fw/v1/br-000001/up/event", event(1), REGISTRY) == Accepted(
-        "br-000001", "event", Lane.URGENT
+        "br-000001", "event", Lane.URGENT, 1
     )
     ack = encode(Ack(boot=1, seq=2, ts=TS, result=0, command_id=7))
     assert classify("fw/v1/br-000001/up/ack", ack, REGISTRY).lane is Lane.URGENT  # type: ignore[union-attr]
