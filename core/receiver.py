@@ -26,7 +26,7 @@ def _check_plain(value: Any, depth: int = 0) -> None:
     if kind in _SCALARS:
         return
     if kind is dict:
-        children: Any = [*value.keys(), *value.values()]
+        children: Any = list(value.keys()) + list(value.values())
     elif kind is list or kind is tuple:
         children = value
     else:
