@@ -89,6 +89,9 @@ def storage_ceiling(influx: InfluxEndpoint, points: int, rounds: int = 3) -> Cei
     )
 
 
+CEILING_SUBSCRIBER = "fieldwatch-ceiling-sub"
+
+
 def transport_ceiling(
     records_per_message: int,
     messages: int,
@@ -126,6 +129,22 @@ def transport_ceiling(
     )
 
 
+def _run_client(command: list[str], env: dict[str, str]) -> bool:
+    """Run a mosquitto_sub that exits by itself; True if it ended well."""
+    try:
+        done = subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
 def _relay_round(
     broker: BrokerEndpoint,
     env: dict[str, str],
@@ -136,18 +155,21 @@ def _relay_round(
     """Messages/s from the first publish to the subscriber's last message; 0 on failure."""
     total = per_publisher * publishers
     host, port = broker.host, str(broker.port)
+    sub = [find_executable("mosquitto_sub"), "-h", host, "-p", port, "-q", "1"]
+    topic = ("-t", "fw/v1/+/up/batch", "-i", CEILING_SUBSCRIBER)
+    # First a persistent session holding the subscription (-c, -E: exit once the broker
+    # granted it): from then on the broker keeps every message for the subscriber, so
+    # none is missed while it connects, however slow the machine.
+    if not _run_client([*sub, *topic, "-c", "-E"], env):
+        return 0.0
     subscriber = subprocess.Popen(
-        [
-            *(find_executable("mosquitto_sub"), "-h", host, "-p", port, "-q", "1"),
-            *("-t", "fw/v1/+/up/batch", "-C", str(total), "-i", "fieldwatch-ceiling-sub"),
-        ],
+        [*sub, *topic, "-c", "-C", str(total)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
     )
     senders: list[subprocess.Popen[bytes]] = []
     try:
-        time.sleep(0.5)  # subscribed
         started = time.perf_counter()
         senders = [
             subprocess.Popen(
@@ -173,4 +195,5 @@ def _relay_round(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        _run_client([*sub, *topic, "-E"], env)  # a clean session ends the persistent one
     return total / elapsed if subscriber.returncode == 0 else 0.0

@@ -95,7 +95,8 @@ class PipelineReport:
 
     @property
     def lower_ceiling(self) -> Ceiling | None:
-        return min(self.ceilings, key=lambda c: c.readings_per_s, default=None)
+        measured = [c for c in self.ceilings if c.readings_per_s > 0]
+        return min(measured, key=lambda c: c.readings_per_s, default=None)
 
     def ratios(self) -> dict[str, float | None]:
         ceiling = self.lower_ceiling
@@ -291,9 +292,12 @@ def step_row(name: str, step: StepResult) -> str:
 def summary_lines(report: PipelineReport) -> list[str]:
     lines = ["", "ceilings (same points / same payloads, stack idle):"]
     for ceiling in report.ceilings:
-        lines.append(
-            f"  {ceiling.name}: {ceiling.readings_per_s:,.0f} readings/s ({ceiling.detail})"
-        )
+        if ceiling.readings_per_s > 0:
+            lines.append(
+                f"  {ceiling.name}: {ceiling.readings_per_s:,.0f} readings/s ({ceiling.detail})"
+            )
+        else:
+            lines.append(f"  {ceiling.name}: not measured (the measuring clients failed)")
     ratios = report.ratios()
     ours = report.sustained_per_s
     peer = report.peer_sustained_per_s
