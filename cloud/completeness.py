@@ -39,18 +39,13 @@ class Gap:
 
 def runs_of(seqs: Iterable[int]) -> list[SeqRange]:
     """Sequence numbers as sorted runs of consecutive numbers (duplicates ignored)."""
+    ordered = sorted(set(seqs))
     runs: list[SeqRange] = []
-    first: int | None = None
-    last: int | None = None
-    for seq in sorted(set(seqs)):
-        if last is not None and seq == last + 1:
-            last = seq
-            continue
-        if first is not None and last is not None:
-            runs.append(SeqRange(first, last))
-        first = last = seq
-    if first is not None and last is not None:
-        runs.append(SeqRange(first, last))
+    start = 0
+    for end in range(1, len(ordered) + 1):
+        if end == len(ordered) or ordered[end] != ordered[end - 1] + 1:
+            runs.append(SeqRange(ordered[start], ordered[end - 1]))
+            start = end
     return runs
 
 

@@ -20,7 +20,8 @@ def _check_plain(value: Any, depth: int = 0) -> None:
     """Refuse what cbor2 builds from tags and simple values, so checks see plain data.
 
     Only exact built-in types pass (cbor2 builds its tags and simple values as classes
-    of their own, some of them tuples); nothing may sit deeper than 6 levels.
+    of their own, some of them tuples); nothing may sit deeper than core's strict
+    reader allows (``cbor.MAX_DEPTH``).
     """
     kind = type(value)
     if kind in _SCALARS:
@@ -31,8 +32,8 @@ def _check_plain(value: Any, depth: int = 0) -> None:
         children = value
     else:
         raise DecodeError(UNSUPPORTED_CBOR, "%s is not allowed on the wire" % kind.__name__)
-    if children and depth >= 6:
-        raise DecodeError(TOO_DEEP, "nesting deeper than 6")
+    if children and depth >= cbor.MAX_DEPTH:
+        raise DecodeError(TOO_DEEP, "nesting deeper than %d" % cbor.MAX_DEPTH)
     for child in children:
         if type(child) not in _SCALARS:
             _check_plain(child, depth + 1)

@@ -58,14 +58,7 @@ def record_point(record: Record, context: RecordContext) -> StoredPoint:
     if type(record) is LocationFix:
         return _location_point(record, context)
     measurement = MEASUREMENT_BY_KIND[record.KIND]
-    fields: dict[str, Any] = {
-        "boot": record.boot,
-        "seq": record.seq,
-        "late": context.late,
-        "gateway_id": context.gateway_id,
-        "received_at_ms": context.received_at_ms,
-    }
-    fields.update(_body_fields(record))
+    fields = _fields(record, context)
     parts = []
     for name in sorted(fields):
         value = fields[name]
@@ -112,14 +105,7 @@ def reference_point(record: Record, context: RecordContext) -> StoredPoint:
     """The same point built field by field with ``Point``: what ``record_point`` must equal."""
     measurement = MEASUREMENT_BY_KIND[record.KIND]
     point = Point(measurement).tag(DEVICE_TAG, context.device_id)
-    fields: dict[str, Any] = {
-        "boot": record.boot,
-        "seq": record.seq,
-        "late": context.late,
-        "gateway_id": context.gateway_id,
-        "received_at_ms": context.received_at_ms,
-    }
-    fields.update(_body_fields(record))
+    fields = _fields(record, context)
     for name in sorted(fields):
         if fields[name] is not None:
             point = point.field(name, fields[name])
@@ -139,6 +125,19 @@ def _string_field(name: str, value: str) -> str:
     """``name="value"`` escaped by ``Point``; the strings are names and ids, few and repeated."""
     line: str = Point("m").field(name, value).to_line_protocol()
     return line[2:]
+
+
+def _fields(record: Record, context: RecordContext) -> dict[str, Any]:
+    """Every field of a record's point, by name; None where a value is absent."""
+    fields: dict[str, Any] = {
+        "boot": record.boot,
+        "seq": record.seq,
+        "late": context.late,
+        "gateway_id": context.gateway_id,
+        "received_at_ms": context.received_at_ms,
+    }
+    fields.update(_body_fields(record))
+    return fields
 
 
 def _body_fields(record: Record) -> dict[str, Any]:
