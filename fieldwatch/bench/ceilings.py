@@ -129,20 +129,16 @@ def transport_ceiling(
     )
 
 
-def _run_client(command: list[str], env: dict[str, str]) -> bool:
-    """Run a mosquitto_sub that exits by itself; True if it ended well."""
-    try:
-        done = subprocess.run(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0
+def _subscribed(subscriber: subprocess.Popen[bytes], log: Path, timeout_s: float = 30.0) -> bool:
+    """Until the subscriber's log shows its SUBACK; False if it ended or never got one.
+
+    Publishing before that would lose messages the subscriber then waits for."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and subscriber.poll() is None:
+        if b"received SUBACK" in log.read_bytes():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _relay_round(
@@ -155,21 +151,25 @@ def _relay_round(
     """Messages/s from the first publish to the subscriber's last message; 0 on failure."""
     total = per_publisher * publishers
     host, port = broker.host, str(broker.port)
-    sub = [find_executable("mosquitto_sub"), "-h", host, "-p", port, "-q", "1"]
-    topic = ("-t", "fw/v1/+/up/batch", "-i", CEILING_SUBSCRIBER)
-    # First a persistent session holding the subscription (-c, -E: exit once the broker
-    # granted it): from then on the broker keeps every message for the subscriber, so
-    # none is missed while it connects, however slow the machine.
-    if not _run_client([*sub, *topic, "-c", "-E"], env):
-        return 0.0
-    subscriber = subprocess.Popen(
-        [*sub, *topic, "-c", "-C", str(total)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    log = payload.parent / "subscriber.log"
+    with log.open("wb") as log_file:
+        # -d: the client logs when the broker granted the subscription, line-buffered by
+        # stdbuf so it can be read at once; -F %l: each payload's length, not its bytes.
+        subscriber = subprocess.Popen(
+            [
+                *(find_executable("stdbuf"), "-oL"),
+                *(find_executable("mosquitto_sub"), "-h", host, "-p", port, "-q", "1", "-d"),
+                *("-t", "fw/v1/+/up/batch", "-i", CEILING_SUBSCRIBER, "-C", str(total)),
+                *("-F", "%l"),
+            ],
+            stdout=log_file,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
     senders: list[subprocess.Popen[bytes]] = []
     try:
+        if not _subscribed(subscriber, log):
+            return 0.0
         started = time.perf_counter()
         senders = [
             subprocess.Popen(
@@ -195,5 +195,4 @@ def _relay_round(
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        _run_client([*sub, *topic, "-E"], env)  # a clean session ends the persistent one
     return total / elapsed if subscriber.returncode == 0 else 0.0
