@@ -26,6 +26,15 @@ INCONSISTENT = "inconsistent"  # fields that are valid alone but not together
 WRONG_CHANNEL = "wrong_channel"  # a kind published on a topic that does not carry it
 BAD_TOPIC = "bad_topic"
 
+# Stable reason codes of receivers (gateway and cloud alike) for a message that keeps
+# the wire contract but is not admitted as ordinary evidence (core.devices,
+# core.evidence). Kept with the message, in quarantine rows and metrics.
+UNKNOWN_DEVICE = "unknown_device"  # no such device registered with this receiver
+FOREIGN_DEVICE = "foreign_device"  # registered, but served by another gateway
+WRONG_DEVICE_KIND = "wrong_device_kind"  # a record its device's kind never sends
+IMPLAUSIBLE_TIME = "implausible_time"  # device time ahead of the receiver's clock
+CONFLICTING_RECORD = "conflicting_record"  # (boot, seq) of an earlier, different record
+
 
 class CoreError(ValueError):
     """Root of every error raised by core: all of them are bad values.

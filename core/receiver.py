@@ -4,14 +4,23 @@ CPython only (cbor2 is a C extension); listed in tests/micropython/cpython_only.
 Every failure, whatever cbor2 raised, comes out as ``core.errors.DecodeError``.
 """
 
+from enum import StrEnum
 from typing import Any
 
 import cbor2
 
-from core import cbor
+from core import cbor, devices
 from core.codec import check_size, kinds_for_channel, message_from_wire
 from core.errors import NOT_CBOR, TOO_DEEP, TRUNCATED, UNSUPPORTED_CBOR, DecodeError
 from core.messages import Message
+
+
+class DeviceKind(StrEnum):
+    """``core.devices``' kinds as an enum, for the receivers' registries, options, columns."""
+
+    bracelet = devices.BRACELET
+    river_station = devices.RIVER_STATION
+
 
 _SCALARS = frozenset({int, str, bytes, bool, type(None), float})
 
