@@ -19,13 +19,17 @@ import typer
 import uvicorn
 from sqlalchemy.orm import Session
 
-from cloud import registry
 from cloud.api.app import create_app
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
-from cloud.db.models import DeviceKind, Role
 from cloud.errors import CloudError
+from cloud.fleet import service as fleet
+from cloud.identity import service as identity
+from cloud.identity.models import Role
+from cloud.rivers import service as rivers
 from cloud.settings import CloudSettings
+from cloud.supervision import service as supervision
+from core.receiver import DeviceKind
 from fieldwatch.cli import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import SettingsError, load_settings
 
@@ -110,7 +114,7 @@ def add_gateway_command(
     config: ConfigFileOption = None,
 ) -> None:
     """Register a gateway and print its token, once: put it in the gateway's gateway_token."""
-    token = _run(config, lambda s, now: registry.add_gateway(s, gateway_id, now))
+    token = _run(config, lambda s, now: fleet.add_gateway(s, gateway_id, now))
     typer.echo(f"gateway {gateway_id} registered; its token (shown once):", err=True)
     typer.echo(token)
 
@@ -120,7 +124,7 @@ def rotate_gateway_token_command(
     gateway_id: Annotated[str, typer.Argument()], config: ConfigFileOption = None
 ) -> None:
     """Give a gateway a new token (printed once); the old one stops working."""
-    token = _run(config, lambda s, _now: registry.rotate_gateway_token(s, gateway_id))
+    token = _run(config, lambda s, _now: fleet.rotate_gateway_token(s, gateway_id))
     typer.echo(f"gateway {gateway_id}: new token (shown once):", err=True)
     typer.echo(token)
 
@@ -139,7 +143,7 @@ def add_user_command(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    _run(config, lambda s, now: registry.add_user(s, username, password, role, now))
+    _run(config, lambda s, now: identity.add_user(s, username, password, role, now))
     typer.echo(f"user {username} added as {role.value}")
 
 
@@ -151,7 +155,7 @@ def add_site_command(
     config: ConfigFileOption = None,
 ) -> None:
     """Add a river monitoring site."""
-    _run(config, lambda s, _now: registry.add_site(s, site_id, name, river))
+    _run(config, lambda s, _now: rivers.add_site(s, site_id, name, river))
     typer.echo(f"site {site_id} added")
 
 
@@ -162,7 +166,7 @@ def assign_site_command(
     config: ConfigFileOption = None,
 ) -> None:
     """Let a river chief see a site."""
-    _run(config, lambda s, _now: registry.assign_site(s, username, site_id))
+    _run(config, lambda s, _now: rivers.assign_site(s, username, site_id))
     typer.echo(f"{username} now sees site {site_id}")
 
 
@@ -173,7 +177,7 @@ def add_person_command(
     config: ConfigFileOption = None,
 ) -> None:
     """Add a supervised person, so a bracelet can be assigned to them."""
-    _run(config, lambda s, _now: registry.add_person(s, reference, name))
+    _run(config, lambda s, _now: supervision.add_person(s, reference, name))
     typer.echo(f"supervised person {reference} added")
 
 
@@ -187,10 +191,24 @@ def add_device_command(
     config: ConfigFileOption = None,
 ) -> None:
     """Register a device served by a gateway, assigned to a site or a supervised person."""
-    _run(
-        config,
-        lambda s, now: registry.add_device(
-            s, device_id, kind, gateway, now, site_id=site, person_reference=person
-        ),
-    )
+    _run(config, lambda s, now: add_device(s, now, device_id, kind, gateway, site, person))
     typer.echo(f"device {device_id} added")
+
+
+def add_device(
+    session: Session,
+    now: datetime,
+    device_id: str,
+    kind: DeviceKind,
+    gateway_id: str,
+    site_id: str | None = None,
+    person_reference: str | None = None,
+) -> None:
+    """A device, with its site (rivers) or supervised person (supervision) found first."""
+    site = rivers.get_site(session, site_id).id if site_id is not None else None
+    person = (
+        supervision.get_person(session, person_reference).id
+        if person_reference is not None
+        else None
+    )
+    fleet.add_device(session, device_id, kind, gateway_id, now, site_id=site, person_id=person)

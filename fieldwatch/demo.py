@@ -21,11 +21,15 @@ from typing import Annotated
 import httpx
 import typer
 
-from cloud import registry
+from cloud.cli import add_device
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
-from cloud.db.models import DeviceKind, Role
-from edge.registry import DeviceKind as EdgeDeviceKind
+from cloud.fleet.service import add_gateway
+from cloud.identity.models import Role
+from cloud.identity.service import add_user
+from cloud.rivers.service import add_site, assign_site
+from cloud.supervision.service import add_person
+from core.receiver import DeviceKind
 from fieldwatch.local import InfluxServer, MosquittoServer
 from fieldwatch.local.fieldwatch_parts import CloudServer, EdgeGateway
 from fieldwatch.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
@@ -81,21 +85,19 @@ def _register(database_url: str, cast: Cast) -> str:
     try:
         upgrade(engine)
         with make_sessions(engine).begin() as session:
-            token = registry.add_gateway(session, GATEWAY, now)
-            registry.add_user(session, ADMIN, cast.admin_password, Role.administrator, now)
-            registry.add_user(session, CHIEF, cast.chief_password, Role.river_chief, now)
+            token = add_gateway(session, GATEWAY, now)
+            add_user(session, ADMIN, cast.admin_password, Role.administrator, now)
+            add_user(session, CHIEF, cast.chief_password, Role.river_chief, now)
             for number, station in enumerate(cast.stations, start=1):
                 site = f"site-{number:03d}"
-                registry.add_site(session, site, f"Demo station {number}", "Suzhou Creek")
-                registry.add_device(
-                    session, station, DeviceKind.river_station, GATEWAY, now, site_id=site
-                )
-            registry.assign_site(session, CHIEF, "site-001")
+                add_site(session, site, f"Demo station {number}", "Suzhou Creek")
+                add_device(session, now, station, DeviceKind.river_station, GATEWAY, site_id=site)
+            assign_site(session, CHIEF, "site-001")
             for number, bracelet in enumerate(cast.bracelets, start=1):
                 case = f"case-2026-{number:04d}"
-                registry.add_person(session, case, f"Supervised person {number}")
-                registry.add_device(
-                    session, bracelet, DeviceKind.bracelet, GATEWAY, now, person_reference=case
+                add_person(session, case, f"Supervised person {number}")
+                add_device(
+                    session, now, bracelet, DeviceKind.bracelet, GATEWAY, person_reference=case
                 )
     finally:
         engine.dispose()
@@ -166,8 +168,8 @@ def demo_command(
                 "data_dir": str(folder / "cloud"),
             },
         )
-        kinds = {b: EdgeDeviceKind.bracelet for b in cast.bracelets}
-        kinds.update({s: EdgeDeviceKind.river_station for s in cast.stations})
+        kinds = {b: DeviceKind.bracelet for b in cast.bracelets}
+        kinds.update({s: DeviceKind.river_station for s in cast.stations})
         edge = EdgeGateway(
             folder / "edge",
             {

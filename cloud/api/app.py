@@ -1,6 +1,7 @@
-"""The FastAPI application: ``create_app(settings)``; services start in the lifespan.
+"""The FastAPI application: ``create_app(settings)``; the runtime starts in the lifespan.
 
-Errors are mapped to answers here and only here (see ``cloud.errors``).
+Errors are mapped to answers here and only here (see ``cloud.errors``). The grants a
+person may hold are wired in here from the domains that keep them.
 """
 
 from __future__ import annotations
@@ -13,24 +14,34 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from cloud.api.routes import auth, devices, gateways, health, ingest, sites
-from cloud.api.services import Clock, Services, utc_now
+from cloud import models  # noqa: F401  (every domain's tables on the one metadata)
+from cloud.api import health
 from cloud.errors import (
     AuthenticationError,
     BatchTooLargeError,
     ConflictError,
+    InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
     StorageError,
     StorageUnavailableError,
 )
-from cloud.registry import RegistryError
+from cloud.fleet.routes import routers as fleet_routers
+from cloud.identity.principal import Grant, GrantQuery
+from cloud.identity.routes import router as identity_router
+from cloud.ingest.routes import router as ingest_router
+from cloud.rivers import policy as rivers_policy
+from cloud.rivers.routes import router as rivers_router
 from cloud.settings import CloudSettings
+from cloud.web.runtime import Clock, Runtime, utc_now
 from core.forwarding import BatchFormatError
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+
+# Which domain answers "what was this person given": Grant -> subquery of ids.
+GRANT_QUERIES: dict[Grant, GrantQuery] = {Grant.sites: rivers_policy.granted_sites}
 
 
 def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
@@ -38,17 +49,17 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings, clock)
+        runtime = Runtime.build(settings, clock)
         try:
-            services.influx.ensure_schema()
+            runtime.influx.ensure_schema()
         except StorageUnavailableError as exc:
             # Not fatal: the first write creates them (InfluxStore.write).
             log.warning("InfluxDB schema not checked at start-up: %s", exc)
-        app.state.services = services
+        app.state.runtime = runtime
         try:
             yield
         finally:
-            services.close()
+            runtime.close()
 
     app = FastAPI(
         title="fieldwatch cloud",
@@ -57,8 +68,15 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         "Every endpoint but /api/v1/health needs a bearer token: a gateway's or a person's.",
         lifespan=lifespan,
     )
-    for module in (health, auth, ingest, gateways, devices, sites):
-        app.include_router(module.router, prefix=API_PREFIX)
+    app.state.grant_queries = GRANT_QUERIES
+    for router in (
+        health.router,
+        identity_router,
+        ingest_router,
+        *fleet_routers,
+        rivers_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
     _add_error_handlers(app, settings)
     return app
 
@@ -112,5 +130,5 @@ def _add_error_handlers(app: FastAPI, settings: CloudSettings) -> None:
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(BatchFormatError, bad_batch)
     app.add_exception_handler(BatchTooLargeError, too_large)
-    app.add_exception_handler(RegistryError, invalid)
+    app.add_exception_handler(InvalidRequestError, invalid)
     app.add_exception_handler(StorageError, storage_bug)

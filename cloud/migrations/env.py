@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from cloud.db.models import Base
+from cloud.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -130,12 +130,18 @@ def _string_field(name: str, value: str) -> str:
 def _fields(record: Record, context: RecordContext) -> dict[str, Any]:
     """Every field of a record's point, by name; None where a value is absent."""
     fields: dict[str, Any] = {
-        "boot": record.boot,
-        "seq": record.seq,
         "late": context.late,
         "gateway_id": context.gateway_id,
         "received_at_ms": context.received_at_ms,
     }
+    fields.update(record_fields(record))
+    return fields
+
+
+def record_fields(record: Record) -> dict[str, Any]:
+    """The fields of a record's point that are the record's own, not how it came: what
+    every copy of one record shares, and what tells two records apart."""
+    fields: dict[str, Any] = {"boot": record.boot, "seq": record.seq}
     fields.update(_body_fields(record))
     return fields
 

@@ -18,6 +18,7 @@ from cloud.timeseries.schema import (
     EVIDENCE,
     LOCATION,
     NS_PER_S,
+    POLICY_BY_MEASUREMENT,
     WATER,
     WATER_PARAMETER_NAMES,
 )
@@ -117,6 +118,18 @@ def latest_water_statement() -> Statement:
     return Statement(
         f"SELECT * FROM {_table(WATER)} GROUP BY {DEVICE_TAG} ORDER BY time DESC LIMIT 1", {}
     )
+
+
+def stored_points_statement(
+    measurement: str, device_id: str, first_ns: int, last_ns: int
+) -> Statement:
+    """Every stored point of one device and measurement with a time in [first, last] ns,
+    all fields, times in ns: what ingest compares a repeated (boot, seq) against."""
+    table = f"{quote_identifier(POLICY_BY_MEASUREMENT[measurement].name)}.{quote_identifier(measurement)}"
+    text = (
+        f"SELECT * FROM {table} WHERE {DEVICE_TAG} = $device AND time >= $first AND time <= $last"
+    )
+    return Statement(text, {"device": device_id, "first": first_ns, "last": last_ns})
 
 
 def rows_of(series: Iterable[Series]) -> list[dict[str, Any]]:

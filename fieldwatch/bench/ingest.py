@@ -22,11 +22,11 @@ from pathlib import Path
 
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
-from cloud.db.models import DeviceKind
-from cloud.ingest import IngestReport, IngestService
-from cloud.registry import add_device, add_gateway
+from cloud.fleet.service import add_device, add_gateway
+from cloud.ingest.service import IngestReport, IngestService
 from cloud.timeseries.influx import InfluxStore
 from core.forwarding import ForwardBatch, ForwardedMessage, decode_batch, encode_batch
+from core.receiver import DeviceKind
 from fieldwatch.bench.loadgen import encode_records
 from fieldwatch.bench.stack import GATEWAY_ID
 from fieldwatch.local.influxdb import InfluxServer

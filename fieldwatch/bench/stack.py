@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Self
 
 from cloud.db.engine import make_engine, make_sessions
-from cloud.db.models import DeviceKind as CloudDeviceKind
-from cloud.registry import add_device
+from cloud.fleet.service import add_device
+from core.receiver import DeviceKind
 from edge.settings import EdgeSettings
 from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
 from fieldwatch.bench.uplink import UplinkProxy
@@ -235,6 +235,6 @@ def register_devices(database_url: str, devices: Mapping[str, str]) -> None:
         now = datetime.now(UTC)
         with make_sessions(engine).begin() as session:
             for device_id, kind in sorted(devices.items()):
-                add_device(session, device_id, CloudDeviceKind(kind), GATEWAY_ID, now)
+                add_device(session, device_id, DeviceKind(kind), GATEWAY_ID, now)
     finally:
         engine.dispose()

@@ -18,14 +18,18 @@ from fastapi import FastAPI
 from cloud.api.app import create_app
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
-from cloud.db.models import DeviceKind, Role
-from cloud.registry import add_device, add_gateway, add_person, add_site, add_user, assign_site
+from cloud.fleet.service import add_device, add_gateway
+from cloud.identity.models import Role
+from cloud.identity.service import add_user
+from cloud.rivers.service import add_site, assign_site
 from cloud.settings import CloudSettings
+from cloud.supervision.service import add_person
 from cloud.timeseries.influx import InfluxStore
 from cloud.timeseries.schema import POLICY_BY_MEASUREMENT
 from core.codec import encode
 from core.forwarding import ForwardBatch, ForwardedMessage, encode_batch
 from core.messages import Health, LocationFix, Message, Status, WaterSample
+from core.receiver import DeviceKind
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, device time of the crafted records
 PASSWORD = "correct horse battery"
@@ -147,15 +151,8 @@ def populate(settings: CloudSettings, now: datetime) -> tuple[dict[str, str], di
         add_site(session, "site-east", "East bridge", "Huangpu")
         add_site(session, "site-west", "West weir", "Suzhou Creek")
         assign_site(session, "river-chief", "site-east")
-        add_person(session, "case-2026-001", "Zhang San")
-        add_device(
-            session,
-            "br-000001",
-            DeviceKind.bracelet,
-            "gw-one",
-            now,
-            person_reference="case-2026-001",
-        )
+        person = add_person(session, "case-2026-001", "Zhang San")
+        add_device(session, "br-000001", DeviceKind.bracelet, "gw-one", now, person_id=person.id)
         add_device(session, "br-000002", DeviceKind.bracelet, "gw-one", now)
         add_device(session, "br-000009", DeviceKind.bracelet, "gw-two", now)
         add_device(

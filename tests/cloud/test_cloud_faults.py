@@ -41,7 +41,11 @@ def test_influxdb_down_means_503_and_the_retry_after_restart_is_stored(
     assert (device["last_boot"], device["last_seq"]) == (1, 0)
     gaps = cloud.client.get("/api/v1/devices/br-000001/gaps", headers=admin).json()
     assert gaps["gaps"] == []
-    assert cloud.client.get("/api/v1/health").json() == {"status": "ok", "influxdb": False}
+    assert cloud.client.get("/api/v1/health").json() == {
+        "status": "ok",
+        "influxdb": False,
+        "database": True,
+    }
     # A query needing InfluxDB is unavailable too, not an error.
     track = cloud.client.get(
         "/api/v1/devices/br-000001/track",

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from cloud.db.engine import make_engine
 from cloud.db.migrate import downgrade, upgrade
-from cloud.db.models import Base
+from cloud.models import Base
 
 
 def check_round_trip(database_url: str) -> None:

@@ -9,19 +9,11 @@ from cloud_support import T0, fix, water
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloud.api.window import WindowError, check_window
-from cloud.auth.access import (
-    Person,
-    may_list_devices,
-    may_read_tracks,
-    may_see_device,
-    may_see_site,
-)
-from cloud.completeness import Arrival, Gap, SeqRange, gaps_of, is_late, merge_ranges
-from cloud.db.models import Role
-from cloud.presence import DeviceStatus, device_status
+from cloud.fleet.presence import DeviceStatus, device_status
+from cloud.ingest.completeness import Arrival, Gap, SeqRange, gaps_of, is_late, merge_ranges
 from cloud.timeseries.points import RecordContext, record_point
 from cloud.timeseries.schema import NS_PER_S, point_time_ns
+from cloud.web.window import WindowError, check_window
 
 
 def test_ranges_merge_and_gaps_are_the_holes_below_the_highest() -> None:
@@ -85,32 +77,6 @@ def test_water_values_are_always_floats() -> None:
     fields = dict(pair.split("=") for pair in point.line.split(" ")[1].split(","))
     assert fields["ammonia_nitrogen"] == "1"
     assert fields["ph"] == "7"
-
-
-def person(role: Role, sites: frozenset[str] = frozenset()) -> Person:
-    return Person(1, "someone", role, sites)
-
-
-@pytest.mark.parametrize(
-    ("role", "devices", "tracks", "own_site", "other_site"),
-    [
-        (Role.administrator, True, True, True, True),
-        (Role.prosecutor, True, True, True, True),
-        (Role.river_chief, True, False, True, False),
-        (Role.lawyer, False, False, False, False),
-        (Role.party, False, False, False, False),
-    ],
-)
-def test_access_rules(
-    role: Role, devices: bool, tracks: bool, own_site: bool, other_site: bool
-) -> None:
-    someone = person(role, frozenset({"site-east"}))
-    assert may_list_devices(someone) is devices
-    assert may_read_tracks(someone) is tracks
-    assert may_see_site(someone, "site-east") is own_site
-    assert may_see_site(someone, "site-west") is other_site
-    assert may_see_device(someone, "site-west") is other_site
-    assert may_see_device(someone, None) is (role in (Role.administrator, Role.prosecutor))
 
 
 def test_a_silent_gateway_makes_its_devices_unreachable_not_offline() -> None:

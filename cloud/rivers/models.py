@@ -1,0 +1,31 @@
+"""Monitoring sites and the river chiefs assigned to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db.base import Base
+
+
+class RiverSite(Base):
+    """A river monitoring site, where river stations are placed."""
+
+    __tablename__ = "river_sites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    river: Mapped[str] = mapped_column(String(128))
+
+
+class SiteAssignment(Base):
+    """A river chief's site: they see only these."""
+
+    __tablename__ = "site_assignments"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[str] = mapped_column(
+        ForeignKey("river_sites.id", ondelete="CASCADE"), primary_key=True
+    )
