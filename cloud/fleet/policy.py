@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from cloud.fleet.models import Device
 from cloud.identity.models import Role
-from cloud.identity.policy import require, require_visible, sees_everything
+from cloud.identity.policy import require, sees_everything, visible
 from cloud.identity.principal import Grant, Principal
 
 
@@ -42,9 +42,5 @@ def visible_devices(principal: Principal) -> ColumnElement[bool]:
 def visible_device(session: Session, principal: Principal, device_id: str) -> Device:
     """The device, if this person may see it; NotFoundError as if it did not exist."""
     require(may_list_devices(principal), "see devices")
-    device = session.scalar(
-        select(Device).where(Device.id == device_id, visible_devices(principal))
-    )
-    require_visible(device is not None, f"device {device_id}")
-    assert device is not None
-    return device
+    query = select(Device).where(Device.id == device_id, visible_devices(principal))
+    return visible(session.scalar(query), f"device {device_id}")

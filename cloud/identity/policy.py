@@ -11,9 +11,13 @@ Only an administrator manages people and the registry.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from cloud.errors import NotFoundError, PermissionDeniedError
 from cloud.identity.models import Role
 from cloud.identity.principal import Principal
+
+T = TypeVar("T")
 
 SEES_EVERYTHING = frozenset({Role.administrator, Role.prosecutor})
 
@@ -28,7 +32,8 @@ def require(allowed: bool, what: str) -> None:
         raise PermissionDeniedError(f"your role may not {what}")
 
 
-def require_visible(allowed: bool, what: str) -> None:
-    """NotFoundError unless ``allowed``: a thing one may not see is not told to exist."""
-    if not allowed:
+def visible(found: T | None, what: str) -> T:
+    """``found``, or NotFoundError when the filtered query found nothing the caller may see."""
+    if found is None:
         raise NotFoundError(f"no {what}")
+    return found

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
 from cloud.identity.models import Role
-from cloud.identity.policy import require, require_visible, sees_everything
+from cloud.identity.policy import require, sees_everything, visible
 from cloud.identity.principal import Grant, Principal
 from cloud.rivers.models import RiverSite, SiteAssignment
 
@@ -41,9 +41,5 @@ def visible_sites(principal: Principal) -> ColumnElement[bool]:
 def visible_site(session: Session, principal: Principal, site_id: str) -> RiverSite:
     """The site, if this person may see it; NotFoundError as if it did not exist."""
     require(may_list_sites(principal), "see river sites")
-    site = session.scalar(
-        select(RiverSite).where(RiverSite.id == site_id, visible_sites(principal))
-    )
-    require_visible(site is not None, f"site {site_id}")
-    assert site is not None
-    return site
+    query = select(RiverSite).where(RiverSite.id == site_id, visible_sites(principal))
+    return visible(session.scalar(query), f"site {site_id}")
