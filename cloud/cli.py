@@ -26,10 +26,12 @@ from cloud.db.migrate import upgrade
 from cloud.db.models import DeviceKind, Role
 from cloud.errors import CloudError
 from cloud.settings import CloudSettings
-from fieldwatch.cli import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
+from fieldwatch.options import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import SettingsError, load_settings
 
-app = typer.Typer(help="The cloud service: ingest, registry, queries.", no_args_is_help=True)
+app = typer.Typer(
+    name="cloud", help="The cloud service: ingest, registry, queries.", no_args_is_help=True
+)
 
 CLOUD_ERROR_EXIT_CODE = 1
 T = TypeVar("T")

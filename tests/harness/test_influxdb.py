@@ -11,7 +11,7 @@ import pytest
 from fixtures.services import InfluxFactory
 from influxdb_client import Point, WritePrecision
 
-from fieldwatch.local import InfluxServer
+from fieldwatch_dev.local import InfluxServer
 
 pytestmark = pytest.mark.services
 

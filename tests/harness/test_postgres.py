@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from fixtures.services import PostgresFactory
 
-from fieldwatch.local import PostgresServer
+from fieldwatch_dev.local import PostgresServer
 
 pytestmark = pytest.mark.services
 

@@ -21,10 +21,10 @@ import httpx
 
 from cloud.timeseries.points import RecordContext, record_point
 from core.messages import LocationFix
-from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
-from fieldwatch.bench.loadgen import encode_records
-from fieldwatch.bench.stack import bench_broker, broker_endpoint
-from fieldwatch.local.process import find_executable
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, InfluxEndpoint
+from fieldwatch_dev.bench.loadgen import encode_records
+from fieldwatch_dev.bench.stack import bench_broker, broker_endpoint
+from fieldwatch_dev.local.process import find_executable
 
 LINES_PER_WRITE = 5000
 CEILING_DATABASE = "ceiling"

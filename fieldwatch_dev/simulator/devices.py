@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import contract as c
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.simulator.world import World
 from firmware_py.agent.device import DeviceAgent
 from firmware_py.bracelet.agent import BraceletAgent
 from firmware_py.bracelet.board import BraceletBoard

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
-from fieldwatch.bench.influx import InfluxQueryError, InfluxReader
-from fieldwatch.bench.loadgen import LoadProcess, LoadSpec, encode_records
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, InfluxEndpoint
+from fieldwatch_dev.bench.influx import InfluxQueryError, InfluxReader
+from fieldwatch_dev.bench.loadgen import LoadProcess, LoadSpec, encode_records
 
 PROBE_DEVICE = "br-900001"
 PROBE_INTERVAL_S = 0.1

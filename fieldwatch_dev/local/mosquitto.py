@@ -7,7 +7,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-from fieldwatch.local.process import ServiceProcess, find_executable, run_tool
+from fieldwatch_dev.local.process import ServiceProcess, find_executable, run_tool
 
 _PROBE_CLIENT_ID = "fieldwatch-ready-probe"
 # provisioning/mosquitto/mosquitto.conf: a gateway that is down must not have its QoS 1
@@ -63,7 +63,7 @@ class MosquittoServer(ServiceProcess):
 
     def _prepare(self) -> None:
         lines = [
-            "# Written by fieldwatch.local.mosquitto; rewritten at every start.",
+            "# Written by fieldwatch_dev.local.mosquitto; rewritten at every start.",
             f"listener {self.port} {self.host}",
             "log_dest stderr",
             f"persistence {'true' if self.persistence else 'false'}",

@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 
-from fieldwatch.local import free_port
+from fieldwatch_dev.local import free_port
 
 _CHUNK = 65536
 

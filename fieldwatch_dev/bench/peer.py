@@ -21,7 +21,7 @@ from cloud.timeseries.points import RecordContext, record_point
 from core.errors import CoreError
 from core.messages import Batch, LocationFix
 from core.receiver import decode
-from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, InfluxEndpoint
 
 PEER_DATABASE = "peer"
 PEER_CLIENT_ID = "peer-bridge"

@@ -9,14 +9,14 @@ from typing import Annotated
 
 import typer
 
-from fieldwatch.bench import backlog as backlog_bench
-from fieldwatch.bench import chaos as chaos_bench
-from fieldwatch.bench import codec as codec_bench
-from fieldwatch.bench import ingest as ingest_bench
-from fieldwatch.bench import loadgen
-from fieldwatch.bench import pipeline as pipeline_bench
-from fieldwatch.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.bench import backlog as backlog_bench
+from fieldwatch_dev.bench import chaos as chaos_bench
+from fieldwatch_dev.bench import codec as codec_bench
+from fieldwatch_dev.bench import ingest as ingest_bench
+from fieldwatch_dev.bench import loadgen
+from fieldwatch_dev.bench import pipeline as pipeline_bench
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
+from fieldwatch_dev.local import MosquittoServer
 
 app = typer.Typer(help="Measure this machine; see docs/benchmarks.md.", no_args_is_help=True)
 

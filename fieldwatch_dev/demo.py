@@ -26,12 +26,12 @@ from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
 from cloud.db.models import DeviceKind, Role
 from edge.registry import DeviceKind as EdgeDeviceKind
-from fieldwatch.local import InfluxServer, MosquittoServer
-from fieldwatch.local.fieldwatch_parts import CloudServer, EdgeGateway
-from fieldwatch.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
-from fieldwatch.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
-from fieldwatch.simulator.scenario import load_scenario
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.local import InfluxServer, MosquittoServer
+from fieldwatch_dev.local.fieldwatch_parts import CloudServer, EdgeGateway
+from fieldwatch_dev.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
+from fieldwatch_dev.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
+from fieldwatch_dev.simulator.scenario import load_scenario
+from fieldwatch_dev.simulator.world import World
 from provisioning.broker_acl import render_acl
 
 GATEWAY = "gw-demo"

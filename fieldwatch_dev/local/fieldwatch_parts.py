@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from edge.registry import DeviceKind, render_registry
-from fieldwatch.local.ports import free_port
-from fieldwatch.local.process import ServiceError, ServiceProcess
+from fieldwatch_dev.local.ports import free_port
+from fieldwatch_dev.local.process import ServiceError, ServiceProcess
 
 _ENV_PREFIX = "FIELDWATCH_"
 

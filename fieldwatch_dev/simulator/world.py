@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from core import contract as c
-from fieldwatch.simulator.scenario import BraceletIncident, River, Scenario, SensorIncident
+from fieldwatch_dev.simulator.scenario import BraceletIncident, River, Scenario, SensorIncident
 
 M_PER_DEG_LAT = 111_320.0
 WALK_M_S = 1.3

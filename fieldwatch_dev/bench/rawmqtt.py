@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 
-from fieldwatch.local.mosquitto import connect_packet, remaining_length, utf8_field
+from fieldwatch_dev.local.mosquitto import connect_packet, remaining_length, utf8_field
 
 PACKET_ID_MAX = 65_535
 _CONNACK = 0x20

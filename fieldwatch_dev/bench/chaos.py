@@ -10,7 +10,7 @@ Faults (one at a time, each back after a random outage):
 - ``uplink_cut``: the relay between gateway and cloud closed (requests in flight break),
   opened again.
 
-The fleet is the simulator (``fieldwatch.simulator``): the real device agents, whose
+The fleet is the simulator (``fieldwatch_dev.simulator``): the real device agents, whose
 ledger says which (boot, seq) each device made and whose buffer counts what it dropped.
 The verdict compares that with every (boot, seq) read back from InfluxDB.
 """
@@ -25,11 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldwatch.bench.influx import RECORD_MEASUREMENTS, InfluxReader
-from fieldwatch.bench.stack import GatewayTuning, Stack
-from fieldwatch.simulator.fleet import Fleet, bracelet_id, station_id
-from fieldwatch.simulator.scenario import load_scenario
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.bench.influx import RECORD_MEASUREMENTS, InfluxReader
+from fieldwatch_dev.bench.stack import GatewayTuning, Stack
+from fieldwatch_dev.simulator.fleet import Fleet, bracelet_id, station_id
+from fieldwatch_dev.simulator.scenario import load_scenario
+from fieldwatch_dev.simulator.world import World
 
 FAULTS = ("gateway_kill", "cloud_kill", "influx_stop", "broker_restart", "uplink_cut")
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from fieldwatch.local.ports import free_port
+from fieldwatch_dev.local.ports import free_port
 
 log = logging.getLogger(__name__)
 

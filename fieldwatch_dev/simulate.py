@@ -15,10 +15,10 @@ from typing import Annotated
 
 import typer
 
-from fieldwatch.simulator.fleet import Fleet, FleetError, FleetStats, parse_broker
-from fieldwatch.simulator.scenario import ScenarioError, load_scenario
-from fieldwatch.simulator.witness import WitnessCounts, WitnessProcess
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.simulator.fleet import Fleet, FleetError, FleetStats, parse_broker
+from fieldwatch_dev.simulator.scenario import ScenarioError, load_scenario
+from fieldwatch_dev.simulator.witness import WitnessCounts, WitnessProcess
+from fieldwatch_dev.simulator.world import World
 
 USAGE_EXIT_CODE = 2
 

@@ -3,5 +3,5 @@
 ``scenario`` reads a scenario file, ``world`` turns it into where each wearer
 is and what each river holds at any simulated second, ``fleet`` runs the
 devices (agents, boards, twins, host transport) on a simulated clock, and
-``fieldwatch.simulate`` is the command line.
+``fieldwatch_dev.simulate`` is the command line.
 """

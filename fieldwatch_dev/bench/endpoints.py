@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from fieldwatch.local.mosquitto import mqtt_connack
+from fieldwatch_dev.local.mosquitto import mqtt_connack
 
 INFLUX_USERNAME_VARIABLE = "FIELDWATCH_INFLUX_USERNAME"
 INFLUX_PASSWORD_VARIABLE = "FIELDWATCH_INFLUX_PASSWORD"

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from fieldwatch.bench.endpoints import InfluxEndpoint
+from fieldwatch_dev.bench.endpoints import InfluxEndpoint
 
 DATABASE = "fieldwatch"
 # Every record kind, each in its retention policy (docs/storage.md).

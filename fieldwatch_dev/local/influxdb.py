@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from fieldwatch.local.ports import free_ports
-from fieldwatch.local.process import ServiceProcess, find_executable
+from fieldwatch_dev.local.ports import free_ports
+from fieldwatch_dev.local.process import ServiceProcess, find_executable
 
 
 class InfluxServer(ServiceProcess):
@@ -49,7 +49,7 @@ class InfluxServer(ServiceProcess):
 
         self.config_path.write_text(
             f"""\
-# Written by fieldwatch.local.influxdb; rewritten at every start.
+# Written by fieldwatch_dev.local.influxdb; rewritten at every start.
 # Debian's build reads `reporting-enabled`; upstream builds read `reporting-disabled`.
 reporting-enabled = false
 reporting-disabled = true

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core import contract as c
-from fieldwatch.simulator.devices import SimBracelet, SimDevice, SimRiverStation
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.simulator.devices import SimBracelet, SimDevice, SimRiverStation
+from fieldwatch_dev.simulator.world import World
 from firmware_py.host.paho_link import PahoLink
 
 MISC_EVERY_S = 1.0  # paho keepalive and timeouts, in wall time

@@ -27,9 +27,9 @@ from cloud.ingest import IngestReport, IngestService
 from cloud.registry import add_device, add_gateway
 from cloud.timeseries.influx import InfluxStore
 from core.forwarding import ForwardBatch, ForwardedMessage, decode_batch, encode_batch
-from fieldwatch.bench.loadgen import encode_records
-from fieldwatch.bench.stack import GATEWAY_ID
-from fieldwatch.local.influxdb import InfluxServer
+from fieldwatch_dev.bench.loadgen import encode_records
+from fieldwatch_dev.bench.stack import GATEWAY_ID
+from fieldwatch_dev.local.influxdb import InfluxServer
 
 GATEWAY = GATEWAY_ID
 TS = 1_795_932_000

@@ -15,10 +15,10 @@ from core.topics import topic
 from edge.buffer import Buffer, Incoming
 from edge.classify import Accepted
 from edge.lanes import Lane
-from fieldwatch.bench.loadgen import encode_records
-from fieldwatch.bench.stack import GatewayConfig, bench_broker, bench_gateway, broker_endpoint
-from fieldwatch.bench.steps import rss_mib
-from fieldwatch.local import MosquittoServer, free_port
+from fieldwatch_dev.bench.loadgen import encode_records
+from fieldwatch_dev.bench.stack import GatewayConfig, bench_broker, bench_gateway, broker_endpoint
+from fieldwatch_dev.bench.steps import rss_mib
+from fieldwatch_dev.local import MosquittoServer, free_port
 
 GROUP = 1000  # messages per transaction, as the committer groups them
 SETTLE_S = 5.0

@@ -6,11 +6,11 @@ the benchmark and chaos commands use them; they never touch the machine's
 own services.
 """
 
-from fieldwatch.local.influxdb import InfluxServer
-from fieldwatch.local.mosquitto import MosquittoServer
-from fieldwatch.local.ports import free_port, free_ports
-from fieldwatch.local.postgres import PostgresServer
-from fieldwatch.local.process import ServiceError, ServiceProcess
+from fieldwatch_dev.local.influxdb import InfluxServer
+from fieldwatch_dev.local.mosquitto import MosquittoServer
+from fieldwatch_dev.local.ports import free_port, free_ports
+from fieldwatch_dev.local.postgres import PostgresServer
+from fieldwatch_dev.local.process import ServiceError, ServiceProcess
 
 __all__ = [
     "InfluxServer",

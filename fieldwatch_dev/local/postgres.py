@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from fieldwatch.local.process import ServiceError, ServiceProcess, SystemUser, run_tool
+from fieldwatch_dev.local.process import ServiceError, ServiceProcess, SystemUser, run_tool
 
 _DEBIAN_CLUSTERS = Path("/usr/lib/postgresql")
 _SUPERUSER = "postgres"

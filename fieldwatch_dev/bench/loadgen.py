@@ -42,7 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core import contract as c
-from fieldwatch.bench.rawmqtt import PublisherError, RawFleet
+from fieldwatch_dev.bench.rawmqtt import PublisherError, RawFleet
 
 MAX_BATCH_RECORDS = 256
 Client = Literal["raw", "paho"]

@@ -20,11 +20,16 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldwatch.bench.ceilings import Ceiling, create_database, storage_ceiling, transport_ceiling
-from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
-from fieldwatch.bench.peer import PEER_CLIENT_ID, PEER_DATABASE, PeerBridge
-from fieldwatch.bench.stack import Stack, bench_broker, broker_endpoint
-from fieldwatch.bench.steps import PROBE_DEVICE, StepResult, Target, run_step
+from fieldwatch_dev.bench.ceilings import (
+    Ceiling,
+    create_database,
+    storage_ceiling,
+    transport_ceiling,
+)
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, InfluxEndpoint
+from fieldwatch_dev.bench.peer import PEER_CLIENT_ID, PEER_DATABASE, PeerBridge
+from fieldwatch_dev.bench.stack import Stack, bench_broker, broker_endpoint
+from fieldwatch_dev.bench.steps import PROBE_DEVICE, StepResult, Target, run_step
 
 QUICK_STEPS = (5000.0, 20000.0)
 FULL_STEPS = (

@@ -4,7 +4,7 @@ its own on a free loopback port, all files in one folder. A broker and an Influx
 already run elsewhere may be given instead; the cloud and the gateway are always started
 here, pointed at them.
 
-The cloud and the gateway are the real commands (``fieldwatch.local.fieldwatch_parts``),
+The cloud and the gateway are the real commands (``fieldwatch_dev.local.fieldwatch_parts``),
 so a benchmark or a chaos run measures and breaks exactly what is deployed. The gateway's
 token comes from the operator command ``fieldwatch cloud add-gateway``.
 """
@@ -22,11 +22,11 @@ from cloud.db.engine import make_engine, make_sessions
 from cloud.db.models import DeviceKind as CloudDeviceKind
 from cloud.registry import add_device
 from edge.settings import EdgeSettings
-from fieldwatch.bench.endpoints import BrokerEndpoint, InfluxEndpoint
-from fieldwatch.bench.uplink import UplinkProxy
-from fieldwatch.local import InfluxServer, MosquittoServer, ServiceError
-from fieldwatch.local.fieldwatch_parts import CloudServer, EdgeGateway
-from fieldwatch.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, InfluxEndpoint
+from fieldwatch_dev.bench.uplink import UplinkProxy
+from fieldwatch_dev.local import InfluxServer, MosquittoServer, ServiceError
+from fieldwatch_dev.local.fieldwatch_parts import CloudServer, EdgeGateway
+from fieldwatch_dev.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
 
 GATEWAY_ID = "gw-bench"
 GATEWAY_MQTT_USER = "fieldwatch-edge"
