@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
@@ -40,6 +41,11 @@ def _version_key(bin_dir: Path) -> tuple[int, ...]:
 class PostgresServer(ServiceProcess):
     """A PostgreSQL cluster on 127.0.0.1 with trust auth and a `fieldwatch` database.
 
+    With `roles` (name to password), those login roles are created and must give their
+    password (scram-sha-256) over TCP, as a deployment's users do; the first one owns the
+    `fieldwatch` database, as `POSTGRES_USER` does in the postgres image. The `postgres`
+    superuser of `dsn` keeps trust auth, for the harness itself.
+
     `initdb` and `postgres` refuse to run as root, so as root both run as the
     `postgres` system user, which is given `folder`; that user must be able
     to enter every folder above it (pytest's own temp folders are 0700, a
@@ -56,6 +62,21 @@ class PostgresServer(ServiceProcess):
     name = "postgres"
     stop_signal = signal.SIGINT
     database = "fieldwatch"
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        port: int | None = None,
+        roles: Mapping[str, str] | None = None,
+        *,
+        start_timeout: float = 30.0,
+        stop_timeout: float = 15.0,
+    ) -> None:
+        super().__init__(folder, port, start_timeout=start_timeout, stop_timeout=stop_timeout)
+        self.roles: dict[str, str] = dict(roles or {})
+        for role, password in self.roles.items():
+            if not role or not password:
+                raise ValueError(f"a role needs a name and a password, got {role!r}")
 
     @property
     def dsn(self) -> str:
@@ -78,8 +99,25 @@ class PostgresServer(ServiceProcess):
             _check_can_enter(self.folder, user)
             os.chown(self.folder, user.uid, user.gid)
         self.folder.chmod(0o700)
-        if (self.data_dir / "PG_VERSION").exists():
-            return
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(user)
+        if self.roles:
+            self._write_hba(user)
+
+    def _write_hba(self, user: SystemUser | None) -> None:
+        # First match wins: the superuser is trusted (the harness), every other role
+        # proves its password over TCP; unix-socket connections stay trusted.
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(
+            "# Written by fieldwatch_dev.local.postgres; rewritten at every start.\n"
+            "local all all trust\n"
+            f"host all {_SUPERUSER} 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        if user is not None:
+            os.chown(hba, user.uid, user.gid)
+
+    def _initdb(self, user: SystemUser | None) -> None:
         initdb = [
             str(postgres_bin_dir() / "initdb"),
             f"--pgdata={self.data_dir}",
@@ -123,8 +161,36 @@ class PostgresServer(ServiceProcess):
                     connection.execute(
                         sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
                     )
+                for role, password in self.roles.items():
+                    _ensure_role(connection, role, password)
+                if self.roles:
+                    owner = next(iter(self.roles))
+                    connection.execute(
+                        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                            sql.Identifier(self.database), sql.Identifier(owner)
+                        )
+                    )
         except psycopg.Error as exc:
-            raise ServiceError(f"cannot create database {self.database!r}: {exc}") from exc
+            raise ServiceError(f"cannot prepare database {self.database!r}: {exc}") from exc
+
+    def role_dsn(self, role: str) -> str:
+        """Connection URL of the `fieldwatch` database as `role`, password included."""
+        password = self.roles[role]
+        return f"postgresql://{role}:{password}@{self.host}:{self.port}/{self.database}"
+
+
+def _ensure_role(
+    connection: psycopg.Connection[tuple[object, ...]], role: str, password: str
+) -> None:
+    """Create the login role, or set its password if it exists (a restart)."""
+    exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    # Utility statements take no bind parameters: the password is quoted client-side.
+    connection.execute(
+        sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)
+        )
+    )
 
 
 def _check_can_enter(folder: Path, user: SystemUser) -> None:
