@@ -161,7 +161,6 @@ class Stack:
         settings: dict[str, object] = {
             "data_dir": str(cloud_folder.absolute()),
             "database_url": database_url,
-            "mqtt_url": self.broker_endpoint.url,
             "log_level": "WARNING",
             **self.influx_endpoint.cloud_settings(),
         }
