@@ -17,11 +17,13 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 
-# Only the packages the wheel ships (pyproject's [tool.hatch.build.targets.wheel]).
+# Only the packages the wheel ships (pyproject's [tool.hatch.build.targets.wheel]): the
+# runtime. The developer tools (fieldwatch_dev), the device agents (firmware_py),
+# provisioning and the tests stay out. tests/deploy/test_deployables.py builds a venv
+# from exactly what this file copies and runs the compose services from it.
 COPY core ./core
 COPY edge ./edge
 COPY cloud ./cloud
-COPY provisioning ./provisioning
 COPY fieldwatch ./fieldwatch
 RUN uv sync --frozen --no-dev --no-editable
 

@@ -15,6 +15,7 @@ deps:
 lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
 
 typecheck:
 	$(VENV)/mypy
@@ -23,4 +24,4 @@ pytest:
 	$(VENV)/pytest
 
 clean:
-	rm -rf .venv .tools node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools node_modules .demo .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

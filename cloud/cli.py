@@ -30,10 +30,12 @@ from cloud.rivers import service as rivers
 from cloud.settings import CloudSettings
 from cloud.supervision import service as supervision
 from core.receiver import DeviceKind
-from fieldwatch.cli import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
+from fieldwatch.options import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import SettingsError, load_settings
 
-app = typer.Typer(help="The cloud service: ingest, registry, queries.", no_args_is_help=True)
+app = typer.Typer(
+    name="cloud", help="The cloud service: ingest, registry, queries.", no_args_is_help=True
+)
 
 CLOUD_ERROR_EXIT_CODE = 1
 T = TypeVar("T")

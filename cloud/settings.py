@@ -14,7 +14,6 @@ from pydantic import AnyUrl, Field, HttpUrl, SecretStr, UrlConstraints, model_va
 
 from fieldwatch.settings import FieldwatchSettings, Port, default_data_dir
 
-MqttUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mqtt", "mqtts"], host_required=True)]
 # SQLAlchemy-style SQLite URLs: sqlite:///relative/file or sqlite:////absolute/file.
 DatabaseUrl = Annotated[
     AnyUrl, UrlConstraints(allowed_schemes=["sqlite", "postgresql", "postgres"])
@@ -55,10 +54,6 @@ class CloudSettings(FieldwatchSettings):
     secret_key: SecretStr = Field(
         default=SecretStr("dev-secret-key-for-development-only"),
         description="key that signs tokens",
-    )
-    mqtt_url: MqttUrl = Field(
-        default=AnyUrl("mqtt://127.0.0.1:1883"),
-        description="broker the cloud sends device config and commands through",
     )
 
     access_token_ttl_s: int = Field(

@@ -22,10 +22,10 @@ from edge.buffer import Buffer
 from edge.errors import EdgeError
 from edge.gateway import Gateway
 from edge.settings import EdgeSettings
-from fieldwatch.cli import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
+from fieldwatch.options import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import SettingsError, load_settings
 
-app = typer.Typer(help="The edge gateway: store and forward.", no_args_is_help=True)
+app = typer.Typer(name="edge", help="The edge gateway: store and forward.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Messages the gateway refused.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 

@@ -1,31 +1,46 @@
 """The ``fieldwatch`` command line.
 
-Each part of the system adds its own command group here (``edge``, ``cloud``, ...). The
-commands are the wiring place: they build settings with ``load_settings`` at start-up and
+The root knows no part by import. It adds the command groups of the modules named in
+``COMMAND_MODULES`` that are installed: a production install (the wheel, the image) has
+``cloud`` and ``edge``; a checkout also has the developer tools of ``fieldwatch_dev``
+(``demo``, ``simulate``, ``bench``). ``config show`` and ``config check`` work on the
+settings of every installed part: each part's settings class registers its own section
+(``fieldwatch.settings.settings_sections``).
+
+The commands are the wiring place: they build settings with ``load_settings`` at start-up and
 hand them on. A bad setting ends any command with one line per problem and exit code 2.
 """
 
+from __future__ import annotations
+
+import importlib
+import importlib.util
 import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
 
-from cloud.settings import CloudSettings
-from edge.settings import EdgeSettings
+from fieldwatch.options import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import (
-    CONFIG_ENV_VAR,
     FieldwatchSettings,
     LoadedSettings,
     SettingsError,
     env_var,
     load_settings_with_origins,
     masked_values,
+    settings_sections,
 )
 
-SETTINGS_EXIT_CODE = 2
+# Each module defines ``app``, a typer.Typer: one with a name becomes that command group,
+# one without adds its commands to the root. Listed rather than found through entry
+# points because one distribution holds them all: the wheel's metadata would advertise
+# fieldwatch_dev's commands without shipping fieldwatch_dev.
+COMMAND_MODULES = ("cloud.cli", "edge.cli", "fieldwatch_dev.cli")
+ALL_PARTS = "all"
 
 app = typer.Typer(
     name="fieldwatch",
@@ -35,36 +50,38 @@ app = typer.Typer(
     # Locals in a traceback could hold secrets.
     pretty_exceptions_show_locals=False,
 )
+
+
+def is_installed(module_name: str) -> bool:
+    """Whether the top-level package of ``module_name`` can be imported here."""
+    return importlib.util.find_spec(module_name.partition(".")[0]) is not None
+
+
+def installed_command_modules(names: tuple[str, ...] = COMMAND_MODULES) -> list[ModuleType]:
+    """Import the command modules whose package is installed; skip the others.
+
+    Only a missing top-level package means "not installed". An installed module that fails
+    to import (a missing dependency, a bug) raises here, so the command line fails loudly
+    instead of quietly losing a command group.
+    """
+    modules = []
+    for name in names:
+        if not is_installed(name):
+            continue
+        module = importlib.import_module(name)
+        if not isinstance(getattr(module, "app", None), typer.Typer):
+            raise TypeError(f"command module {name} defines no `app` (a typer.Typer)")
+        modules.append(module)
+    return modules
+
+
+for _module in installed_command_modules():
+    app.add_typer(_module.app)
+
 config_app = typer.Typer(
     help="Show and check the settings of each deployable.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
-
-# The --config option every command that builds settings takes.
-ConfigFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar=CONFIG_ENV_VAR,
-        show_envvar=True,
-        metavar="FILE",
-        help="TOML file holding an edge and/or a cloud section; the environment overrides it.",
-    ),
-]
-
-SETTINGS_CLASSES: dict[str, type[FieldwatchSettings]] = {
-    "edge": EdgeSettings,
-    "cloud": CloudSettings,
-}
-
-
-class Part(StrEnum):
-    """Which deployable's settings a command works on."""
-
-    edge = "edge"
-    cloud = "cloud"
-    all = "all"
 
 
 class OutputFormat(StrEnum):
@@ -72,25 +89,27 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+# Which deployable's settings a command works on: the sections of the settings classes
+# that the command modules above brought in, and "all". Built here, after the discovery.
+Part = StrEnum(  # type: ignore[misc]  # members known only at run time
+    "Part", {name: name for name in [*settings_sections(), ALL_PARTS]}
+)
 PartOption = Annotated[Part, typer.Option("--part", "-p", help="Deployable to work on.")]
-
-
-def print_settings_error(error: SettingsError) -> None:
-    """Print one line per problem on stderr."""
-    for problem in error.problems:
-        typer.echo(f"error: {problem}", err=True)
+EVERY_PART = Part(ALL_PARTS)
 
 
 def load_parts(
-    part: Part, config_file: Path | None
+    part: str, config_file: Path | None
 ) -> dict[str, LoadedSettings[FieldwatchSettings]]:
     """Load every selected deployable's settings; all problems of all parts in one error."""
-    names = list(SETTINGS_CLASSES) if part is Part.all else [part.value]
+    sections = settings_sections()
+    chosen = str(part)
+    names = list(sections) if chosen == ALL_PARTS else [chosen]
     loaded: dict[str, LoadedSettings[FieldwatchSettings]] = {}
     problems: list[str] = []
     for name in names:
         try:
-            loaded[name] = load_settings_with_origins(SETTINGS_CLASSES[name], config_file)
+            loaded[name] = load_settings_with_origins(sections[name], config_file)
         except SettingsError as exc:
             problems.extend(p for p in exc.problems if p not in problems)
     if problems:
@@ -100,7 +119,7 @@ def load_parts(
 
 @config_app.command("show")
 def config_show(
-    part: PartOption = Part.all,
+    part: PartOption = EVERY_PART,
     config: ConfigFileOption = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text (TOML-like) or json.")
@@ -125,7 +144,7 @@ def config_show(
 
 
 @config_app.command("check")
-def config_check(part: PartOption = Part.all, config: ConfigFileOption = None) -> None:
+def config_check(part: PartOption = EVERY_PART, config: ConfigFileOption = None) -> None:
     """Load and validate the settings; exit 2 with one line per problem if they are bad."""
     try:
         loaded = load_parts(part, config)
@@ -151,25 +170,6 @@ def _render_section(item: LoadedSettings[FieldwatchSettings]) -> str:
 
 def _render_value(value: object) -> str:
     return "(unset)" if value is None else json.dumps(value)
-
-
-def _register_parts() -> None:
-    """Each part's commands. Imported here, after `app` exists, so that a part's CLI
-    module may import ConfigFileOption and friends from this module."""
-    from cloud.cli import app as cloud_app
-    from edge.cli import app as edge_app
-    from fieldwatch.bench.cli import app as bench_app
-    from fieldwatch.demo import demo_command
-    from fieldwatch.simulate import simulate_command
-
-    app.command("demo")(demo_command)
-    app.command("simulate")(simulate_command)
-    app.add_typer(edge_app, name="edge")
-    app.add_typer(cloud_app, name="cloud")
-    app.add_typer(bench_app, name="bench")
-
-
-_register_parts()
 
 
 def main() -> None:

@@ -10,6 +10,12 @@ Where a value comes from, highest priority first:
 Outside development, a secret that is empty or a placeholder is refused when the settings
 are built. Settings are built once, at start-up, by the deployable's wiring code calling
 ``load_settings``; never at import time. docs/configuration.md lists every setting.
+
+This module names no deployable. Each deployable's settings class declares its own
+``section``, and defining the class registers it (``settings_sections()``). A config file
+may hold the sections of the settings classes defined in the process and nothing else: the
+command line imports every installed part before it runs a command, so there a file may
+hold the section of any installed part, and a misspelt one (``[egde]``) is refused.
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ from pydantic_settings import (
 
 ENV_PREFIX = "FIELDWATCH_"
 CONFIG_ENV_VAR = "FIELDWATCH_CONFIG"
-# Every section a shared config file may hold; a deployable's settings class names its own.
-SECTIONS = ("edge", "cloud")
+# A section is a TOML bare key; "all" stands for every part in `fieldwatch config --part`.
+_SECTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_RESERVED_SECTIONS = frozenset({"all"})
 MASK = "********"
 MIN_SECRET_LENGTH = 16
 
@@ -118,10 +125,49 @@ def is_secret_field(field: FieldInfo) -> bool:
     return False
 
 
+# Section name -> the settings class that declared it, in the order they were defined.
+_sections: dict[str, type[FieldwatchSettings]] = {}
+
+
+def settings_sections() -> Mapping[str, type[FieldwatchSettings]]:
+    """Every config file section known in this process, with the class that reads it."""
+    return dict(_sections)
+
+
+def _register_section(cls: type[FieldwatchSettings]) -> None:
+    section = cls.__dict__.get("section")
+    if section is None:
+        return  # an intermediate class, or a subclass reading its parent's section
+    if not isinstance(section, str) or not _SECTION_NAME.match(section):
+        raise TypeError(f"{cls.__qualname__}.section must be a lower-case TOML key: {section!r}")
+    if section in _RESERVED_SECTIONS:
+        raise TypeError(f"{cls.__qualname__}.section {section!r} is reserved")
+    known = _sections.get(section)
+    same_class = known is not None and (known.__module__, known.__qualname__) == (
+        cls.__module__,
+        cls.__qualname__,
+    )
+    if known is not None and not same_class:  # the same class defined again is a reload
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__} and {known.__module__}.{known.__qualname__}"
+            f" both declare section {section!r}"
+        )
+    _sections[section] = cls
+
+
 class FieldwatchSettings(BaseSettings):
-    """Fields and rules common to every deployable; subclasses set ``section``."""
+    """Fields and rules common to every deployable.
+
+    A deployable's subclass sets ``section`` (``section: ClassVar[str] = "edge"``); defining
+    it registers that section, so that config files may hold it.
+    """
 
     section: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _register_section(cls)
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -201,8 +247,9 @@ def load_settings(cls: type[S], config_file: Path | None) -> S:
 
 def load_settings_with_origins(cls: type[S], config_file: Path | None) -> LoadedSettings[S]:
     """Like ``load_settings``, and also tell where each value came from."""
-    if cls.section not in SECTIONS:
-        raise ValueError(f"{cls.__name__}.section {cls.section!r} is not one of {SECTIONS}")
+    section = getattr(cls, "section", None)
+    if section is None or section not in _sections:
+        raise ValueError(f"{cls.__name__} declares no section (section: ClassVar[str] = ...)")
     env_source = EnvSettingsSource(cls)
     sources: list[PydanticBaseSettingsSource] = [env_source]  # highest priority first
     file_values: dict[str, Any] = {}
@@ -256,12 +303,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise SettingsError([f"config file {path}: cannot read it: {exc.strerror}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError([f"config file {path}: not valid TOML: {exc}"]) from None
-    known = ", ".join(f"[{name}]" for name in SECTIONS)
+    known = ", ".join(f"[{name}]" for name in sorted(_sections))
     problems = []
     for key, value in document.items():
         if not isinstance(value, dict):
             problems.append(f"config file {path}: {key} is outside any section (known: {known})")
-        elif key not in SECTIONS:
+        elif key not in _sections:
             problems.append(f"config file {path}: unknown section [{key}] (known: {known})")
     if problems:
         raise SettingsError(problems)

@@ -4,8 +4,8 @@ import re
 
 from typer.testing import CliRunner
 
-from fieldwatch.bench.codec import message_mix
 from fieldwatch.cli import app
+from fieldwatch_dev.bench.codec import message_mix
 
 
 def test_message_mix_is_valid_contract_messages() -> None:

@@ -91,10 +91,12 @@ def test_show_never_prints_a_secret(tmp_path: Path, output_format: str) -> None:
     config = write_config(
         tmp_path,
         f"""
+        [edge]
+        mqtt_url = "mqtt://fieldwatch-edge:{mqtt_password}@broker.example:1883"
+
         [cloud]
         secret_key = "{key}"
         database_url = "postgresql://fieldwatch:{db_password}@db.example:5432/fieldwatch"
-        mqtt_url = "mqtt://fieldwatch-cloud:{mqtt_password}@broker.example:1883"
         """,
     )
     for environment in ("development", "production"):
@@ -108,8 +110,8 @@ def test_show_never_prints_a_secret(tmp_path: Path, output_format: str) -> None:
             if secret != "fieldwatch":
                 assert secret not in result.output
         assert f"postgresql://fieldwatch:{MASK}@db.example:5432/fieldwatch" in result.stdout
-        assert f"mqtt://fieldwatch-cloud:{MASK}@broker.example:1883" in result.stdout
-        # mqtt_password, gateway_token, influx_password, database_url, secret_key, mqtt_url
+        assert f"mqtt://fieldwatch-edge:{MASK}@broker.example:1883" in result.stdout
+        # mqtt_password, gateway_token, influx_password, database_url, secret_key, edge mqtt_url
         assert result.stdout.count(MASK) == 6
 
 

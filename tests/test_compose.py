@@ -1,6 +1,12 @@
-"""docker-compose.yml: what a user deploying it relies on. Parsed only; never run here."""
+"""docker-compose.yml and the Dockerfile: cheap structural checks, no service started.
+
+Parsing proves little about a deployment; tests/deploy/test_deployables.py builds the image's
+venv the way the Dockerfile does and runs the cloud and the edge services of this file,
+healthchecks included. These checks catch the plain mistakes early and fast.
+"""
 
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,6 +95,33 @@ def test_the_built_image_runs_fieldwatch_from_the_lock_file(
     assert re.search(r"^FROM python:3\.11\.\d+-slim", dockerfile, re.M)
     assert "uv sync --frozen" in dockerfile
     assert 'ENTRYPOINT ["fieldwatch"]' in dockerfile
+
+
+def test_the_image_copies_exactly_the_packages_the_wheel_ships() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", DOCKERFILE.read_text(encoding="utf-8"), re.M))
+    assert copied == shipped
+    assert not shipped & {"fieldwatch_dev", "firmware_py", "tests"}
+
+
+def test_the_image_installs_the_uv_of_install_deps() -> None:
+    script = (ROOT / "scripts/install-deps.sh").read_text(encoding="utf-8")
+    version = re.search(r"^UV_VERSION=(\S+)$", script, re.M)
+    assert version is not None
+    assert f"uv=={version[1]}" in DOCKERFILE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "variable"), [("cloud", "FIELDWATCH_PORT"), ("edge", "FIELDWATCH_METRICS_PORT")]
+)
+def test_fieldwatch_health_checks_follow_the_port_setting(
+    services: dict[str, dict[str, Any]], name: str, variable: str
+) -> None:
+    """The healthcheck asks the port the service listens on, whatever the operator set."""
+    test = " ".join(services[name]["healthcheck"]["test"])
+    assert f"os.environ.get('{variable}'" in test
+    assert variable in environment_of(services[name])
 
 
 def test_every_service_has_a_health_check(services: dict[str, dict[str, Any]]) -> None:

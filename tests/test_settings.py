@@ -104,7 +104,6 @@ def test_cloud_defaults_work_for_development(clean_environment: Path) -> None:
     assert cloud.database_url.scheme == "sqlite"
     assert cloud.sqlite_path == clean_environment / "fieldwatch.sqlite3"
     assert cloud.secret_key.get_secret_value().startswith("dev-")
-    assert str(cloud.mqtt_url) == "mqtt://127.0.0.1:1883"
 
 
 def test_data_dir_moves_the_files_that_live_under_it(
@@ -147,7 +146,6 @@ def test_each_deployable_reads_its_own_section_of_a_shared_file(tmp_path: Path) 
 
         [cloud]
         port = 8080
-        mqtt_url = "mqtt://cloud-broker.example:1883"
         database_url = "postgresql://fw@db.example:5432/fw"
         """,
     )
@@ -161,7 +159,6 @@ def test_each_deployable_reads_its_own_section_of_a_shared_file(tmp_path: Path) 
 
     cloud = load_settings_with_origins(CloudSettings, config)
     assert cloud.settings.port == 8080
-    assert str(cloud.settings.mqtt_url) == "mqtt://cloud-broker.example:1883"
     assert cloud.settings.database_url.host == "db.example"
     assert cloud.origins["port"] == "file"
 
@@ -369,9 +366,9 @@ def test_production_accepts_a_database_url_with_a_strong_or_no_password(
 def test_production_refuses_a_placeholder_password_inside_the_mqtt_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    production(monkeypatch, mqtt_url="mqtt://cloud:dev-pw@broker.example:1883")
-    assert "[cloud] mqtt_url (env FIELDWATCH_MQTT_URL): password in the URL" in problems_of(
-        CloudSettings
+    production(monkeypatch, mqtt_url="mqtt://edge:dev-pw@broker.example:1883")
+    assert "[edge] mqtt_url (env FIELDWATCH_MQTT_URL): password in the URL" in problems_of(
+        EdgeSettings
     )
 
 

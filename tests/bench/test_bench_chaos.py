@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldwatch.bench.chaos import FAULTS, ChaosOptions, run_chaos
+from fieldwatch_dev.bench.chaos import FAULTS, ChaosOptions, run_chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.fault]
 

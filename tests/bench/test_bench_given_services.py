@@ -15,7 +15,7 @@ from fixtures.services import InfluxFactory, MosquittoFactory
 from typer.testing import CliRunner
 
 from fieldwatch.cli import app
-from fieldwatch.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
+from fieldwatch_dev.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 

@@ -20,9 +20,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.messages import Batch, LocationFix
 from core.receiver import decode
-from fieldwatch.bench.loadgen import CLIENTS, Client, LoadError, LoadSpec, encode_records, generate
-from fieldwatch.bench.rawmqtt import PACKET_ID_MAX, RawFleet
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.bench.loadgen import (
+    CLIENTS,
+    Client,
+    LoadError,
+    LoadSpec,
+    encode_records,
+    generate,
+)
+from fieldwatch_dev.bench.rawmqtt import PACKET_ID_MAX, RawFleet
+from fieldwatch_dev.local import MosquittoServer
 from provisioning.broker_acl import render_acl
 
 pytestmark = [pytest.mark.services]

@@ -7,8 +7,8 @@ import itertools
 from core import codec
 from core.messages import Batch, LocationFix
 from core.receiver import decode
-from fieldwatch.bench.chaos import FAULTS, account, plan_faults
-from fieldwatch.bench.loadgen import MAX_BATCH_RECORDS, encode_records
+from fieldwatch_dev.bench.chaos import FAULTS, account, plan_faults
+from fieldwatch_dev.bench.loadgen import MAX_BATCH_RECORDS, encode_records
 
 TS = 1_795_932_000
 

@@ -14,7 +14,7 @@ from contextlib import closing, contextmanager
 
 import pytest
 
-from fieldwatch.bench.rawmqtt import (
+from fieldwatch_dev.bench.rawmqtt import (
     PACKET_ID_MAX,
     PublisherError,
     RawFleet,

@@ -182,7 +182,7 @@ def running_cloud(settings: CloudSettings) -> Iterator[Cloud]:
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free loopback port, in a thread; its base URL."""
-    from fieldwatch.local import free_port
+    from fieldwatch_dev.local import free_port
 
     port = free_port()
     server = uvicorn.Server(

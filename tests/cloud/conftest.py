@@ -12,7 +12,7 @@ import pytest
 from cloud_support import Cloud, cloud_settings, running_cloud
 from psycopg import sql
 
-from fieldwatch.local import InfluxServer, PostgresServer
+from fieldwatch_dev.local import InfluxServer, PostgresServer
 
 _numbers = itertools.count(1)
 

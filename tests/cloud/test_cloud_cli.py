@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cloud_support import INGEST_HEADERS, PASSWORD, T0, batch_body, fix, item
 
-from fieldwatch.local import InfluxServer, free_port
+from fieldwatch_dev.local import InfluxServer, free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

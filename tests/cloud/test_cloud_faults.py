@@ -9,7 +9,7 @@ import pytest
 from cloud_support import T0, Cloud, batch_body, cloud_settings, fix, item, running_cloud
 from fixtures.services import InfluxFactory
 
-from fieldwatch.local import InfluxServer
+from fieldwatch_dev.local import InfluxServer
 
 pytestmark = [pytest.mark.services, pytest.mark.fault]
 

@@ -9,7 +9,7 @@ from edge_cloud_stub import CloudStub
 from edge_support import GATEWAY_ID, Fleet, broker_acl, broker_users
 from fixtures.services import MosquittoFactory
 
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.local import MosquittoServer
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from core.errors import DecodeError
 from core.forwarding import BatchFormatError, decode_batch
 from core.messages import Batch, Message, Status
 from core.receiver import decode
-from fieldwatch.local import free_port
+from fieldwatch_dev.local import free_port
 
 TOKEN = "dev-gateway-token"
 

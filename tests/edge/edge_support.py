@@ -24,7 +24,7 @@ from core.topics import topic
 from edge.gateway import Gateway
 from edge.registry import DeviceKind, render_registry
 from edge.settings import EdgeSettings
-from fieldwatch.local import MosquittoServer, free_port
+from fieldwatch_dev.local import MosquittoServer, free_port
 from provisioning.broker_acl import render_acl
 
 GATEWAY_USER = "fieldwatch-edge"

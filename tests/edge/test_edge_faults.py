@@ -22,7 +22,7 @@ from edge_support import (
 from core import contract as c
 from edge.capacity import stored_size
 from edge.gateway import Gateway
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.local import MosquittoServer
 
 pytestmark = [pytest.mark.services, pytest.mark.fault]
 

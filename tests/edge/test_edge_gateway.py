@@ -34,7 +34,7 @@ from core.messages import Ack, Batch, Command, Config, LocationFix, Status
 from core.receiver import decode
 from edge.buffer import Buffer
 from fieldwatch.cli import app
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.local import MosquittoServer
 
 pytestmark = pytest.mark.services
 

@@ -12,7 +12,7 @@ from edge_support import BRACELETS, TS, Fleet, fix, gateway_settings, running_ga
 from core.codec import encode
 from core.messages import Batch, LocationFix
 from edge.gateway import Gateway
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.local import MosquittoServer
 
 pytestmark = [pytest.mark.services, pytest.mark.fault]
 

@@ -17,7 +17,7 @@ from edge_support import (
     settings_toml,
 )
 
-from fieldwatch.local import MosquittoServer
+from fieldwatch_dev.local import MosquittoServer
 
 pytestmark = [pytest.mark.services, pytest.mark.fault, pytest.mark.slow]
 

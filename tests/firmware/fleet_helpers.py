@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fieldwatch.local import MosquittoServer
-from fieldwatch.simulator.fleet import Fleet, FleetOptions
-from fieldwatch.simulator.scenario import Scenario, load_scenario
-from fieldwatch.simulator.witness import WitnessProcess
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.local import MosquittoServer
+from fieldwatch_dev.simulator.fleet import Fleet, FleetOptions
+from fieldwatch_dev.simulator.scenario import Scenario, load_scenario
+from fieldwatch_dev.simulator.witness import WitnessProcess
+from fieldwatch_dev.simulator.world import World
 
 DRAIN_WALL_S = 60.0
 

@@ -16,8 +16,8 @@ from fixtures.services import MosquittoFactory
 from core import codec
 from core import contract as c
 from core.messages import Command, Config
-from fieldwatch.simulator.fleet import Fleet, FleetOptions, bracelet_id, station_id
-from fieldwatch.simulator.witness import WitnessCounts
+from fieldwatch_dev.simulator.fleet import Fleet, FleetOptions, bracelet_id, station_id
+from fieldwatch_dev.simulator.witness import WitnessCounts
 from provisioning.broker_acl import render_acl
 from tests.firmware.fleet_helpers import DRAIN_WALL_S, made, running_fleet, witness_on
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from core import contract as c
 from fieldwatch.cli import app
-from fieldwatch.local import MosquittoServer
-from fieldwatch.simulator.scenario import ScenarioError, load_scenario
-from fieldwatch.simulator.world import World
+from fieldwatch_dev.local import MosquittoServer
+from fieldwatch_dev.simulator.scenario import ScenarioError, load_scenario
+from fieldwatch_dev.simulator.world import World
 from tests.firmware.fleet_helpers import DRAIN_WALL_S, running_fleet
 
 

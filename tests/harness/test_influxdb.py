@@ -11,7 +11,7 @@ import pytest
 from fixtures.services import InfluxFactory
 from influxdb_client import Point, WritePrecision
 
-from fieldwatch.local import InfluxServer
+from fieldwatch_dev.local import InfluxServer
 
 pytestmark = pytest.mark.services
 
@@ -87,3 +87,31 @@ def test_data_survives_stop_and_start_and_writes_fail_while_stopped(
         server.start()
         rows = query(client, database, 'SELECT "do_mg_l" FROM "water_quality"')
     assert rows == [[int(MEASURED_AT.timestamp()), 7.4]]
+
+
+def test_with_an_admin_only_users_with_their_password_get_in(
+    influx_factory: InfluxFactory,
+) -> None:
+    """As the influxdb image with INFLUXDB_HTTP_AUTH_ENABLED: an admin, a writer, a reader."""
+    admin, writer, reader = (("u-" + uuid.uuid4().hex[:8], uuid.uuid4().hex) for _ in range(3))
+    server = influx_factory(
+        admin=admin, users={writer[0]: (writer[1], "ALL"), reader[0]: (reader[1], "READ")}
+    )
+    line = reading("site-001", 7.5)
+    params = {"db": server.database, "precision": "s"}
+    with httpx.Client(base_url=server.url, timeout=10.0) as client:
+        assert client.post("/write", params=params, content=line).status_code == 401
+        written = client.post("/write", params=params, content=line, auth=writer)
+        assert written.status_code == 204, written.text
+        refused = client.post("/write", params=params, content=line, auth=reader)
+        assert refused.status_code == 403
+        wrong = client.post("/write", params=params, content=line, auth=(writer[0], "nope"))
+        assert wrong.status_code == 401
+        query = {"db": server.database, "q": "SELECT count(do_mg_l) FROM water_quality"}
+        answer = client.get("/query", params=query, auth=reader).json()
+    assert answer["results"][0]["series"][0]["values"][0][1] == 1
+    # A restart keeps the accounts (they live in the meta folder) and redoes nothing wrong.
+    server.restart()
+    with httpx.Client(base_url=server.url, timeout=10.0) as client:
+        again = client.post("/write", params=params, content=line, auth=writer)
+        assert again.status_code == 204, again.text

@@ -17,7 +17,7 @@ from fixtures.services import MosquittoFactory
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from fieldwatch.local import MosquittoServer, ServiceError
+from fieldwatch_dev.local import MosquittoServer, ServiceError
 from provisioning.broker_acl import render_acl
 
 TIMEOUT = 5.0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 import psycopg
 import pytest
 from fixtures.services import PostgresFactory
 
-from fieldwatch.local import PostgresServer
+from fieldwatch_dev.local import PostgresServer
 
 pytestmark = pytest.mark.services
 
@@ -52,3 +53,19 @@ def test_committed_row_survives_kill_and_uncommitted_one_does_not(
     with psycopg.connect(server.dsn) as connection:
         rows = connection.execute("SELECT id, kind FROM alarm").fetchall()
     assert rows == [(1, "strap_removed")]
+
+
+def test_a_role_with_a_password_must_give_it(postgres_factory: PostgresFactory) -> None:
+    """The deployment's URL form, postgresql://fieldwatch:PASSWORD@host/fieldwatch, is checked."""
+    password = secrets.token_urlsafe(24)
+    server = postgres_factory(roles={"fieldwatch": password})
+    with psycopg.connect(server.role_dsn("fieldwatch")) as connection:
+        # It owns the database, as POSTGRES_USER does in the postgres image: it may migrate.
+        connection.execute("CREATE TABLE owned_by_the_role (id int)")
+        assert connection.execute("SELECT current_user").fetchone() == ("fieldwatch",)
+    wrong = f"postgresql://fieldwatch:{password}x@{server.host}:{server.port}/fieldwatch"
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(wrong, connect_timeout=5).close()
+    without = f"postgresql://fieldwatch@{server.host}:{server.port}/fieldwatch"
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(without, connect_timeout=5).close()

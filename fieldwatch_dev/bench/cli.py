@@ -1,0 +1,233 @@
+"""``fieldwatch bench``: measurements whose results are written in docs/benchmarks.md."""
+
+import dataclasses
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fieldwatch_dev.bench import backlog as backlog_bench
+from fieldwatch_dev.bench import chaos as chaos_bench
+from fieldwatch_dev.bench import codec as codec_bench
+from fieldwatch_dev.bench import ingest as ingest_bench
+from fieldwatch_dev.bench import loadgen
+from fieldwatch_dev.bench import pipeline as pipeline_bench
+from fieldwatch_dev.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
+from fieldwatch_dev.local import MosquittoServer
+
+app = typer.Typer(help="Measure this machine; see docs/benchmarks.md.", no_args_is_help=True)
+
+
+@app.command("codec")
+def codec_command(
+    count: Annotated[int, typer.Option(min=100, help="Messages per round.")] = 20000,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 5,
+) -> None:
+    """Messages per second through the wire-contract encoder and decoders (one core)."""
+    typer.echo(f"{count} messages per round, median of {rounds} rounds")
+    for rate in codec_bench.measure(count, rounds):
+        typer.echo(f"  {rate.name:<36} {rate.per_second:>10,.0f} msg/s")
+
+
+@app.command("ingest")
+def ingest_command(
+    records_per_message: Annotated[
+        str, typer.Option(help="Readings per message, comma-separated: one row each.")
+    ] = "1,100",
+    readings: Annotated[
+        int, typer.Option(min=100, help="Readings per request (20 devices share them).")
+    ] = 5000,
+    requests: Annotated[int, typer.Option(min=1, help="Requests per round.")] = 20,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 3,
+    database_url: Annotated[
+        str | None, typer.Option(help="Relational store (default: SQLite in a temporary folder).")
+    ] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="Write a cProfile of the ingest to this file and print it.")
+    ] = None,
+) -> None:
+    """Readings per second through the cloud's ingest on one thread (no HTTP, no gateway)."""
+    for size in _rates(records_per_message):
+        per_message = int(size)
+        messages = max(1, readings // (20 * per_message))
+        shape = ingest_bench.IngestShape(20, messages, per_message)
+        with tempfile.TemporaryDirectory(prefix="fieldwatch-ingest-") as folder:
+            rate = ingest_bench.measure_ingest(
+                Path(folder),
+                shape,
+                requests=requests,
+                rounds=rounds,
+                database_url=database_url,
+                profile_to=profile,
+                say=typer.echo,
+            )
+        typer.echo(rate.line())
+
+
+@app.command("chaos")
+def chaos_command(
+    duration: Annotated[
+        float, typer.Option(min=10, help="Wall seconds the fleet publishes under faults.")
+    ] = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed of the fault schedule and the scenario.")] = 1,
+    bracelets: Annotated[int, typer.Option(min=1, help="Simulated bracelets.")] = 60,
+    sensors: Annotated[int, typer.Option(min=0, help="Simulated river stations.")] = 10,
+    speedup: Annotated[
+        float, typer.Option(min=1, help="Simulated seconds per wall second.")
+    ] = 10.0,
+    max_outage: Annotated[float, typer.Option(min=1, help="Longest outage, seconds.")] = 12.0,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the result as JSON to this file.")
+    ] = None,
+) -> None:
+    """Break gateway, cloud, InfluxDB, broker and uplink at random; account for every record."""
+    options = chaos_bench.ChaosOptions(
+        duration_s=duration,
+        seed=seed,
+        bracelets=bracelets,
+        sensors=sensors,
+        speedup=speedup,
+        max_outage_s=max_outage,
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-chaos-") as folder:
+        result = chaos_bench.run_chaos(options, Path(folder), say=typer.echo)
+    for line in result.summary_lines():
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("pipeline")
+def pipeline_command(
+    quick: Annotated[
+        bool, typer.Option(help="Two short steps and a short peer: under 60 s.")
+    ] = False,
+    steps: Annotated[
+        str | None, typer.Option(help="Offered loads, readings/s, comma-separated.")
+    ] = None,
+    peer_steps: Annotated[
+        str | None, typer.Option(help="Offered loads for the peer, comma-separated.")
+    ] = None,
+    step_seconds: Annotated[float | None, typer.Option(min=1, help="Seconds per step.")] = None,
+    records_per_message: Annotated[
+        int,
+        typer.Option(min=1, max=256, help="Readings per MQTT message (a contract batch if > 1)."),
+    ] = 100,
+    devices: Annotated[int, typer.Option(min=1, help="Publishing devices.")] = 20,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
+    ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this broker, mqtt://[user:password@]host:port, instead of starting one."
+        ),
+    ] = None,
+    influx_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this InfluxDB, http://host:port, instead of starting one; credentials "
+            "from FIELDWATCH_INFLUX_USERNAME/_PASSWORD or the URL."
+        ),
+    ] = None,
+    influx_database: Annotated[
+        str, typer.Option(help="The cloud's database on the --influx-url InfluxDB.")
+    ] = "fieldwatch",
+) -> None:
+    """Offered vs stored readings, loss and latency per step, beside the ceilings and a peer."""
+    base = (
+        pipeline_bench.PipelineOptions.quick() if quick else pipeline_bench.PipelineOptions.full()
+    )
+    try:
+        broker = None if mqtt_url is None else BrokerEndpoint.parse(mqtt_url)
+        influx = None if influx_url is None else InfluxEndpoint.parse(influx_url, influx_database)
+    except EndpointError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    options = dataclasses.replace(
+        base,
+        steps=_rates(steps) or base.steps,
+        peer_steps=_rates(peer_steps) or base.peer_steps,
+        step_seconds=step_seconds or base.step_seconds,
+        records_per_message=records_per_message,
+        devices=devices,
+        broker=broker,
+        influx=influx,
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-bench-") as folder:
+        report = pipeline_bench.run_pipeline(options, Path(folder), say=typer.echo)
+    for line in pipeline_bench.summary_lines(report):
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+
+
+def _rates(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"not a list of rates: {text!r}") from None
+
+
+@app.command("loadgen")
+def loadgen_command(
+    rate: Annotated[float, typer.Option(min=1, help="Offered readings/s.")] = 6000.0,
+    records_per_message: Annotated[
+        int, typer.Option(min=1, max=256, help="Readings per MQTT message.")
+    ] = 1,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds per round.")] = 10.0,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 3,
+    devices: Annotated[int, typer.Option(min=1, help="Publishing devices.")] = 20,
+    client: Annotated[
+        loadgen.Client,
+        typer.Option(help="The devices' MQTT side: raw (the default) or paho (for comparison)."),
+    ] = "raw",
+) -> None:
+    """The load generator's own CPU per 10,000 messages, publishing to a private broker."""
+    spec = loadgen.LoadSpec(
+        "",
+        0,
+        pipeline_bench.step_devices(devices),
+        1,
+        rate,
+        records_per_message,
+        seconds,
+        client=client,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="fieldwatch-loadgen-") as folder,
+        MosquittoServer(Path(folder) / "mosquitto", persistence=False) as broker,
+    ):
+        costs = loadgen.generator_cost(broker.host, broker.port, spec, rounds)
+    for cost in costs:
+        typer.echo(
+            f"  {cost.messages:,} messages, offered {cost.offered_per_s:,.0f} readings/s: "
+            f"{cost.cpu_s:.2f} CPU s, {cost.cpu_s_per_10k_messages:.2f} CPU s per 10,000 "
+            f"messages, {cost.core_share:.0%} of a core"
+        )
+    per_10k = statistics.median(c.cpu_s_per_10k_messages for c in costs)
+    share = statistics.median(c.core_share for c in costs)
+    typer.echo(
+        f"{client}, median of {rounds}: {per_10k:.2f} CPU s per 10,000 messages "
+        f"({records_per_message} readings each), {share:.0%} of a core at {rate:,.0f} readings/s"
+    )
+
+
+@app.command("backlog")
+def backlog_command(
+    readings: Annotated[int, typer.Option(min=1000, help="Readings in the backlog.")] = 1_000_000,
+    records_per_message: Annotated[
+        str, typer.Option(help="Readings per message, comma-separated: one row each.")
+    ] = "1,100",
+) -> None:
+    """The gateway's disk and memory per buffered reading, with a backlog of READINGS."""
+    for size in _rates(records_per_message):
+        with tempfile.TemporaryDirectory(prefix="fieldwatch-backlog-") as folder:
+            cost = backlog_bench.measure_backlog(Path(folder), readings, int(size))
+        typer.echo(cost.line())
