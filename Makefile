@@ -17,8 +17,12 @@ lint:
 	$(VENV)/ruff format --check .
 	$(VENV)/lint-imports
 
+# Two runs: CPython's typeshed (pyproject.toml) and, for the code that goes onto a
+# board, MicroPython's stubs laid out as a typeshed from the locked stub packages.
 typecheck:
 	$(VENV)/mypy
+	$(VENV)/python firmware_py/host/mypy_typeshed.py .venv/micropython-typeshed
+	$(VENV)/mypy --config-file firmware_py/mypy.ini
 
 pytest:
 	$(VENV)/pytest

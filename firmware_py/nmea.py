@@ -7,11 +7,6 @@ since 1970. Accuracy is estimated from HDOP times a user range error of 5 m
 (a usual figure for a consumer receiver), since GGA gives no metres.
 """
 
-try:
-    from typing import Any
-except ImportError:  # MicroPython: annotations are never evaluated there
-    pass
-
 UERE_M = 5  # metres of range error per unit of HDOP
 KNOT_CM_S_E4 = 514444  # 1 knot = 51.4444 cm/s, times 1e4
 MAX_SPEED_CM_S = 10000  # the contract's bound on speed
@@ -64,7 +59,7 @@ def checksum(body: str) -> int:
     return value
 
 
-def split(line: "Any") -> "list[str]":
+def split(line: "str | bytes | bytearray") -> "list[str]":
     """Check framing and checksum of one sentence; return its fields (talker+type first)."""
     if isinstance(line, (bytes, bytearray)):
         try:
@@ -179,7 +174,7 @@ def parse_rmc(fields: "list[str]") -> "RmcFix":
     )
 
 
-def parse(line: "Any") -> "Any":
+def parse(line: "str | bytes | bytearray") -> "GgaFix | RmcFix | None":
     """Parse one sentence: a GgaFix, an RmcFix, or None for another sentence type."""
     fields = split(line)
     kind = fields[0][2:] if len(fields[0]) == 5 else ""
@@ -209,7 +204,7 @@ class FixAssembler:
         self._rmc: "RmcFix | None" = None
         self.errors = 0
 
-    def feed(self, line: "Any") -> "GnssFix | None":
+    def feed(self, line: "str | bytes | bytearray") -> "GnssFix | None":
         """Take one sentence; return a GnssFix when a matching pair is complete and valid."""
         try:
             sentence = parse(line)

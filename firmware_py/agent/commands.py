@@ -11,6 +11,7 @@ import struct
 from core import cbor, codec
 from core import contract as c
 from core.errors import CoreError
+from core.messages import Command
 
 try:
     from typing import Any
@@ -32,7 +33,7 @@ class CommandVerdict:
     def __init__(
         self,
         command_id: "int | None",
-        command: "Any" = None,
+        command: "Command | None" = None,
         result: "int | None" = None,
         reason: "str | None" = None,
     ) -> None:
@@ -79,6 +80,7 @@ class CommandLog:
                 return CommandVerdict(command_id, None, c.ACK_DUPLICATE)
             self._remember(command_id)
             return CommandVerdict(command_id, None, c.ACK_REJECTED, str(exc)[: c.MAX_TEXT])
+        assert isinstance(command, Command)  # the cmd channel admits no other kind
         command_id = command.command_id
         if self.seen(command_id):
             return CommandVerdict(command_id, None, c.ACK_DUPLICATE)

@@ -25,7 +25,7 @@ from firmware_py.agent.commands import CommandLog
 from firmware_py.agent.persist import next_boot_id
 from firmware_py.agent.settings import DeviceSettings
 from firmware_py.agent.store import RecordBuffer
-from firmware_py.agent.uplink import Uplink
+from firmware_py.agent.uplink import Outgoing, Uplink
 
 try:
     from typing import Any
@@ -153,7 +153,7 @@ class DeviceAgent:
     def on_published(self, token: int) -> None:
         self.uplink.acked(token)
 
-    def take_outgoing(self) -> "list[Any]":
+    def take_outgoing(self) -> "list[Outgoing]":
         return self.uplink.take_outgoing()
 
     # --- downlink ------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class DeviceAgent:
             verdict = self.commands.receive(payload, now)
             if verdict.command_id is None:
                 return
-            if verdict.command is None:
+            if verdict.result is not None:  # answered without running it
                 self.ack(now, verdict.result, verdict.reason, command_id=verdict.command_id)
                 return
             result, reason = self.run_command(verdict.command, now)

@@ -102,6 +102,7 @@ class DeviceSettings:
             if version is None or version == self.answered:
                 return None
             return self._answer(version, c.ACK_REJECTED, _short(str(exc)))
+        assert isinstance(config, Config)  # the config channel admits no other kind
         if config.version == self.answered:
             return None
         reason = self._refusal(config)

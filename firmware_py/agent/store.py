@@ -61,7 +61,7 @@ class RecordBuffer:
         self.slot_size = HEADER_SIZE + max_record
         self._flash = flash
         self._name = name
-        self._entries: list[Any] = []
+        self._entries: list[list[Any]] = []
         self._used = bytearray(capacity)
         self._cursor = 0
         self._telemetry = 0

@@ -65,7 +65,7 @@ class Uplink:
         for kind in CHANNEL_BY_KIND:
             self._topics[kind] = topics.topic(device_id, CHANNEL_BY_KIND[kind])
         self._batch_topic = topics.topic(device_id, "batch")
-        self._outbox: list[Any] = []
+        self._outbox: list[Outgoing] = []
         self._live: dict[int, Any] = {}  # token -> (boot, seq, kind, payload)
         self._batch: "Any" = None  # (token, entries) of the batch in flight
         self._other: dict[int, bool] = {}  # tokens of non-record publishes (status)
@@ -115,7 +115,7 @@ class Uplink:
         self._batch = (token, entries)
         self._outbox.append(Outgoing(self._batch_topic, payload, False, token))
 
-    def take_outgoing(self) -> "list[Any]":
+    def take_outgoing(self) -> "list[Outgoing]":
         """The publishes to make now, in order; the transport reports each token back."""
         out = self._outbox
         self._outbox = []

@@ -19,6 +19,10 @@ from umqtt.simple import MQTTClient
 
 try:
     from typing import Any
+
+    from firmware_py.agent.device import DeviceAgent
+    from firmware_py.bracelet.board import BraceletBoard
+    from firmware_py.river_sensor.board import RiverBoard
 except ImportError:  # MicroPython: annotations are never evaluated there
     pass
 
@@ -32,14 +36,17 @@ EPOCH_OFFSET = 0 if time.gmtime(0)[0] == 1970 else 946684800
 def load_device_file(path: str = "/device.json") -> "dict[str, Any]":
     """The board's identity and wiring: device_id, password, broker, wifi, pins."""
     with open(path) as f:
-        return json.load(f)
+        device = json.load(f)
+    if not isinstance(device, dict):
+        raise ValueError("%s holds no JSON object" % path)
+    return device
 
 
 def now_s() -> int:
     return time.time() + EPOCH_OFFSET
 
 
-def start_wifi(ssid: str, password: str) -> "Any":
+def start_wifi(ssid: str, password: str) -> "network.WLAN":
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
     if not wlan.isconnected():
@@ -62,7 +69,7 @@ class Link:
 
     def __init__(self, device: "dict[str, Any]") -> None:
         self.device = device
-        self.client: "Any" = None
+        self.client: "MQTTClient | None" = None
         self.inbox: list[Any] = []
 
     def connect(self, will_topic: str, will_payload: bytes, topics: "list[str]") -> bool:
@@ -99,7 +106,12 @@ class Link:
                 pass
 
 
-def run(agent: "Any", board: "Any", device: "dict[str, Any]", wlan: "Any") -> None:
+def run(
+    agent: "DeviceAgent",
+    board: "BraceletBoard | RiverBoard",
+    device: "dict[str, Any]",
+    wlan: "network.WLAN",
+) -> None:
     """Forever: step the board, exchange with the broker, feed the watchdog."""
     watchdog = machine.WDT(timeout=WATCHDOG_MS)
     link = Link(device)
@@ -109,7 +121,8 @@ def run(agent: "Any", board: "Any", device: "dict[str, Any]", wlan: "Any") -> No
         watchdog.feed()
         now = now_s()
         if link.client is None and wlan.isconnected() and agent.wants_connection(now):
-            if link.connect(*agent.will(), agent.subscriptions()):
+            will_topic, will_payload = agent.will()
+            if link.connect(will_topic, will_payload, agent.subscriptions()):
                 agent.on_connected(now)
             else:
                 agent.on_connect_failed(now)

@@ -13,6 +13,9 @@ import machine
 
 try:
     from typing import Any
+
+    import network
+    from _mpy_shed.time_mp import _TicksMs  # the stubs' opaque ticks_ms() value
 except ImportError:  # MicroPython: annotations are never evaluated there
     pass
 
@@ -57,7 +60,7 @@ class Button:
 
     def __init__(self, pin: int) -> None:
         self.pin = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
-        self._down_at: "int | None" = None
+        self._down_at: "_TicksMs | None" = None
         self.pin.irq(self._edge, machine.Pin.IRQ_FALLING)
 
     def _edge(self, pin: "Any") -> None:
@@ -104,7 +107,7 @@ class Vibration:
 class Modem:
     """Radio signal and free memory; no coarse position on a Wi-Fi-only board."""
 
-    def __init__(self, wlan: "Any") -> None:
+    def __init__(self, wlan: "network.WLAN") -> None:
         self.wlan = wlan
 
     def signal_dbm(self) -> "int | None":

@@ -25,7 +25,8 @@ class FileFlash:
         try:
             with open(self._path(name), "rb") as f:
                 f.seek(offset)
-                return f.read(size)
+                data: bytes = f.read(size)  # the port's stubs leave read() untyped
+                return data
         except OSError:
             return b""
 
