@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from cloud.settings import CloudSettings
+from cloud.timeseries.influx import schema_statements
 from edge.settings import EdgeSettings
 from fieldwatch.settings import FieldwatchSettings, env_var, is_secret_field
 
@@ -231,3 +232,15 @@ def test_bind_mounted_folders_exist_in_the_repository(services: dict[str, dict[s
             source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
             if source.startswith("./"):
                 assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repo"
+
+
+def test_the_influxdb_init_script_makes_the_clouds_retention_policies() -> None:
+    """The admin's first-start script is the schema the cloud would otherwise create."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    database = compose["services"]["influxdb"]["environment"]["INFLUXDB_DB"]
+    script = (ROOT / "provisioning" / "influxdb" / "retention-policies.iql").read_text()
+    statements = [s.strip() for s in script.split(";") if s.strip()]
+    assert statements == schema_statements(database, create_database=False)
+    user = compose["services"]["influxdb"]["environment"]["INFLUXDB_USER"]
+    assert compose["services"]["cloud"]["environment"]["FIELDWATCH_INFLUX_USERNAME"] == user
+    assert user != compose["services"]["influxdb"]["environment"]["INFLUXDB_ADMIN_USER"]

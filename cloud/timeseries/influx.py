@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,24 @@ class Series:
 def quote_identifier(name: str) -> str:
     """An InfluxQL double-quoted identifier."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def schema_statements(
+    database: str, *, create_database: bool = True, existing: Iterable[str] = ()
+) -> list[str]:
+    """The InfluxQL that makes the database and the retention policies not in ``existing``."""
+    name = quote_identifier(database)
+    statements = [f"CREATE DATABASE {name}"] if create_database else []
+    have = set(existing)
+    for policy in RETENTION_POLICIES:
+        if policy.name in have:
+            continue
+        statement = (
+            f"CREATE RETENTION POLICY {quote_identifier(policy.name)} ON {name} "
+            f"DURATION {policy.duration} REPLICATION 1"
+        )
+        statements.append(statement + " DEFAULT" if policy.default else statement)
+    return statements
 
 
 class InfluxStore:
@@ -74,20 +92,28 @@ class InfluxStore:
             return False
 
     def ensure_schema(self) -> None:
-        """Create the database and its retention policies where missing (idempotent)."""
-        database = quote_identifier(self.database)
-        self._execute(f"CREATE DATABASE {database}", method="POST", database=None)
-        existing = {row["name"] for row in self._rows(f"SHOW RETENTION POLICIES ON {database}")}
-        for policy in RETENTION_POLICIES:
-            if policy.name in existing:
-                continue
-            statement = (
-                f"CREATE RETENTION POLICY {quote_identifier(policy.name)} ON {database} "
-                f"DURATION {policy.duration} REPLICATION 1"
-            )
-            if policy.default:
-                statement += " DEFAULT"
-            self._execute(statement, method="POST", database=None)
+        """Create the database and its retention policies where missing (idempotent).
+
+        Only what is missing is created, so a deployment whose admin created them (the
+        influxdb image runs provisioning/influxdb/*.iql on its first start) lets the cloud
+        run as a user with privileges on its own database only. A user who may not create
+        what is missing gets a StorageError saying what to create.
+        """
+        databases = {row["name"] for row in self._rows("SHOW DATABASES")}
+        existing: set[str] = set()
+        if self.database in databases:
+            database = quote_identifier(self.database)
+            existing = {row["name"] for row in self._rows(f"SHOW RETENTION POLICIES ON {database}")}
+        for statement in schema_statements(
+            self.database, create_database=self.database not in databases, existing=existing
+        ):
+            try:
+                self._execute(statement, method="POST", database=None)
+            except StorageError as exc:
+                raise StorageError(
+                    f"InfluxDB schema incomplete and not creatable by this user ({exc}); "
+                    f"run as an admin: {statement}"
+                ) from exc
         self._schema_ready = True
 
     def write(self, points: Sequence[StoredPoint]) -> None:

@@ -135,6 +135,12 @@ bind-address = "{self.host}:{self._rpc_port}"
                 f"GRANT {privilege} ON {_name(self.database)} TO {_name(user)}", self.admin
             )
 
+    def execute_as_admin(self, statement: str) -> str:
+        """Run one InfluxQL statement as the admin (what the image's init scripts do)."""
+        if self.admin is None:
+            raise ServiceError("authentication is off: there is no admin")
+        return self._statement(statement, self.admin)
+
     def _statement(self, statement: str, login: tuple[str, str] | None) -> str:
         """Run an InfluxQL statement; its answer, or ServiceError (statement not shown)."""
         status, body = self._query(statement, login)

@@ -171,6 +171,19 @@ def influx_accounts(env: Mapping[str, str]) -> dict[str, Any]:
     return {"admin": (env["INFLUXDB_ADMIN_USER"], env["INFLUXDB_ADMIN_PASSWORD"]), "users": users}
 
 
+def run_init_scripts(compose: Mapping[str, Any], influx: Any) -> None:
+    """What the influxdb image does on its first start: each ``*.iql`` of the folder mounted
+    at /docker-entrypoint-initdb.d, run by the admin."""
+    for volume in compose["services"]["influxdb"].get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        if rest.split(":")[0] != "/docker-entrypoint-initdb.d":
+            continue
+        for script in sorted((ROOT / source).glob("*.iql")):
+            for statement in script.read_text().split(";"):
+                if statement.strip():
+                    influx.execute_as_admin(statement.strip())
+
+
 class Deployment:
     """The fieldwatch services of the compose file, on this machine, in ``folder``."""
 
@@ -282,6 +295,7 @@ def test_the_compose_services_start_and_become_healthy(
     assert database["POSTGRES_DB"] == PostgresServer.database
     postgres = postgres_factory(roles={database["POSTGRES_USER"]: database["POSTGRES_PASSWORD"]})
     influx = influx_factory(**influx_accounts(service_environment(compose, "influxdb", variables)))
+    run_init_scripts(compose, influx)
     edge_login = service_environment(compose, "edge", {**variables, GATEWAY_TOKEN: "-"})
     edge_user = edge_login["FIELDWATCH_MQTT_USERNAME"]
     broker = mosquitto_factory(
@@ -307,7 +321,7 @@ def test_the_compose_services_start_and_become_healthy(
         with psycopg.connect(postgres.role_dsn(database["POSTGRES_USER"])) as connection:
             assert connection.execute("SELECT version_num FROM alembic_version").fetchone()
         with urllib.request.urlopen(f"http://127.0.0.1:{cloud_port}/api/v1/health") as answer:
-            assert json.load(answer) == {"status": "ok", "influxdb": True}
+            assert json.load(answer) == {"status": "ok", "influxdb": True, "database": True}
 
         # The operator registers the gateway and hands its token to the edge (.env).
         gateway_id = service_environment(compose, "edge", {**variables, GATEWAY_TOKEN: "-"})[
