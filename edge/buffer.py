@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Literal
 
 from core import contract as c
-from core.errors import DecodeError
+from core.errors import CONFLICTING_RECORD, DecodeError
+from core.evidence import conflict
 from core.forwarding import ForwardedMessage
 from core.receiver import decode
 from core.topics import topic
 from edge.batching import BatchPlan, take_within
 from edge.capacity import rows_to_drop, stored_size
-from edge.classify import Accepted, Verdict, readings_in
+from edge.classify import Accepted, Refused, Verdict, readings_in
 from edge.errors import BufferStoreError
 from edge.lanes import Lane
 
@@ -37,8 +38,13 @@ SCHEMA_VERSION = 1
 # again (sent before a crash, committed, never acknowledged). Must exceed the number of
 # messages the broker may have in flight (mqtt_receive_maximum is at most 65535).
 SEEN_KEPT = 65536
+# Keys of the last records committed, (device, boot, seq) and a digest of the fields, to
+# recognise a different record claiming the number of one received before. Beyond this
+# window the cloud, which keeps every record, makes the same judgement (docs/edge.md).
+RECORDS_KEPT = 262144
 BUSY_TIMEOUT_MS = 30000
 _DIGESTS_PER_QUERY = 500  # host parameters per duplicate check, well under SQLite's limit
+_KEYS_PER_QUERY = 300  # (device, boot, seq) triples per conflict check
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -60,7 +66,8 @@ CREATE INDEX IF NOT EXISTS message_by_lane ON message (lane, id);
 CREATE INDEX IF NOT EXISTS message_in_batch ON message (batch_id) WHERE batch_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS batch (
     id TEXT PRIMARY KEY,
-    created_at_ms INTEGER NOT NULL
+    created_at_ms INTEGER NOT NULL,
+    maybe_stored INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -75,9 +82,24 @@ CREATE TABLE IF NOT EXISTS seen (
     id INTEGER PRIMARY KEY,
     digest BLOB NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS record (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    digest INTEGER NOT NULL,
+    UNIQUE (device_id, boot, seq)
+);
 """
 
-_COUNTERS = ("depth_urgent", "depth_telemetry", "bytes", "dropped_total", "next_batch")
+_COUNTERS = (
+    "depth_urgent",
+    "depth_telemetry",
+    "bytes",
+    "dropped_total",
+    "next_batch",
+    "quarantine_uploaded",
+)
 _DEPTH_KEY = {Lane.URGENT: "depth_urgent", Lane.TELEMETRY: "depth_telemetry"}
 
 Synchronous = Literal["full", "normal"]
@@ -115,11 +137,13 @@ class Waiting:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedBatch:
-    """A batch in flight: its id, its messages in buffer order, their readings."""
+    """A batch in flight: its id, its messages in buffer order, their readings, and
+    whether an earlier attempt may have stored it (then it is never re-planned)."""
 
     batch_id: str
     items: tuple[ForwardedMessage, ...]
     readings: int
+    maybe_stored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +157,7 @@ class BufferStats:
     dropped_total: int
     quarantined_total: int
     in_flight_batches: int
+    quarantine_not_uploaded: int = 0  # kept here only: not yet in the cloud's quarantine
 
     @property
     def depth(self) -> int:
@@ -191,14 +216,19 @@ class Buffer:
         self._db.executescript(_SCHEMA)
         with self._write():
             self._add_readings_column()
+            self._add_maybe_stored_column()
             version = self._meta("schema_version")
             if version is None:
                 self._set_meta("schema_version", SCHEMA_VERSION)
                 self._set_meta("instance", secrets.token_hex(8))
-                for name in _COUNTERS:
-                    self._set_meta(name, 0)
             elif version != SCHEMA_VERSION:
                 raise BufferStoreError(f"buffer schema {version} is not {SCHEMA_VERSION}")
+            # Counters added since a file was made start at 0 (an upload mark at 0
+            # uploads the whole quarantine kept so far: the cloud takes it idempotently).
+            self._db.executemany(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, 0)",
+                ((name,) for name in _COUNTERS),
+            )
 
     def _add_readings_column(self) -> None:
         """Files made before ``message.readings`` existed get it, with the readings of
@@ -214,6 +244,13 @@ class Buffer:
             "UPDATE message SET readings = ? WHERE id = ?",
             ((_batch_readings(bytes(payload)), id_) for id_, payload in rows),
         )
+
+    def _add_maybe_stored_column(self) -> None:
+        """Files made before ``batch.maybe_stored`` existed get it; a batch in flight in
+        such a file may have been sent, so it counts as maybe stored."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(batch)")}
+        if "maybe_stored" not in columns:
+            self._db.execute("ALTER TABLE batch ADD COLUMN maybe_stored INTEGER NOT NULL DEFAULT 1")
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -269,7 +306,9 @@ class Buffer:
         # statements were most of the committer's Python time at one reading a message.
         digests = [message_digest(m.topic, m.payload) for m in messages]
         known = self._seen_among(digests)
+        numbered = self._records_among(messages)
         fresh: list[bytes] = []
+        new_records: list[tuple[str, int, int, int]] = []
         rows: list[tuple[int, str, str, int, int, bytes, int]] = []
         refused: list[tuple[int, str, str | None, str, str, bytes]] = []
         added_bytes = 0
@@ -280,6 +319,8 @@ class Buffer:
             known.add(digest)  # handed over twice within this group: the second is a duplicate
             fresh.append(digest)
             verdict = message.verdict
+            if isinstance(verdict, Accepted) and verdict.records:
+                verdict = _judge_numbers(verdict, numbered, new_records)
             if isinstance(verdict, Accepted):
                 size = stored_size(len(message.payload))
                 rows.append(
@@ -309,6 +350,14 @@ class Buffer:
                 report.quarantined[verdict.code] += 1
         if fresh:
             self._db.executemany("INSERT INTO seen (digest) VALUES (?)", ((d,) for d in fresh))
+        if new_records:
+            self._db.executemany(
+                "INSERT INTO record (device_id, boot, seq, digest) VALUES (?, ?, ?, ?)",
+                new_records,
+            )
+            last_record = int(self._db.execute("SELECT max(id) FROM record").fetchone()[0])
+            if last_record > RECORDS_KEPT:
+                self._db.execute("DELETE FROM record WHERE id <= ?", (last_record - RECORDS_KEPT,))
         if rows:
             self._db.executemany(
                 "INSERT INTO message"
@@ -340,6 +389,29 @@ class Buffer:
             query = f"SELECT digest FROM seen WHERE digest IN ({marks})"
             known.update(row[0] for row in self._db.execute(query, chunk))
         return known
+
+    def _records_among(self, messages: Sequence[Incoming]) -> dict[tuple[str, int, int], int]:
+        """The digests of records committed before under the numbers these messages
+        carry, by (device, boot, seq)."""
+        keys = list(
+            {
+                (m.verdict.device_id, r.boot, r.seq)
+                for m in messages
+                if isinstance(m.verdict, Accepted)
+                for r in m.verdict.records
+            }
+        )
+        found: dict[tuple[str, int, int], int] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            values = ",".join("(?, ?, ?)" for _ in chunk)
+            query = (
+                "SELECT device_id, boot, seq, digest FROM record"
+                f" WHERE (device_id, boot, seq) IN (VALUES {values})"
+            )
+            params = [part for key in chunk for part in key]
+            found.update(((d, b, s), digest) for d, b, s, digest in self._db.execute(query, params))
+        return found
 
     def _enforce_cap(self) -> int:
         total = int(self._meta("bytes") or 0)
@@ -412,7 +484,8 @@ class Buffer:
                 self._add("next_batch", 1)
                 batch_id = f"{gateway_id}:{self._meta('instance')}:{number:010d}"
                 self._db.execute(
-                    "INSERT INTO batch (id, created_at_ms) VALUES (?, ?)", (batch_id, now_ms)
+                    "INSERT INTO batch (id, created_at_ms, maybe_stored) VALUES (?, ?, 0)",
+                    (batch_id, now_ms),
                 )
                 self._db.executemany(
                     "UPDATE message SET batch_id = ? WHERE id = ?", ((batch_id, i) for i in ids)
@@ -456,14 +529,35 @@ class Buffer:
         )
         return sorted(urgent + newest + oldest)
 
+    def mark_maybe_stored(self, batch_id: str) -> None:
+        """The cloud may have stored the batch (no answer, a 5xx): from now on it is sent
+        again as it is until the cloud answers, never released and re-planned."""
+        try:
+            with self._write():
+                self._db.execute("UPDATE batch SET maybe_stored = 1 WHERE id = ?", (batch_id,))
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot mark batch {batch_id}: {exc}") from exc
+
+    def suspect_in_flight(self) -> int:
+        """At start-up: a batch left in flight by the last run may have reached the cloud
+        before the run ended. Marks each maybe stored; returns how many there were."""
+        try:
+            with self._write():
+                return self._db.execute("UPDATE batch SET maybe_stored = 1").rowcount
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot mark the batches in flight: {exc}") from exc
+
     def _claimed(self, batch_id: str) -> ClaimedBatch:
+        maybe = self._db.execute("SELECT maybe_stored FROM batch WHERE id = ?", (batch_id,))
+        maybe_row = maybe.fetchone()
         rows = self._db.execute(
             "SELECT device_id, channel, received_at_ms, payload, readings FROM message"
             " WHERE batch_id = ? ORDER BY id",
             (batch_id,),
         ).fetchall()
         items = tuple(ForwardedMessage(d, ch, r, bytes(p)) for d, ch, r, p, _ in rows)
-        return ClaimedBatch(batch_id, items, sum(row[4] for row in rows))
+        maybe_stored = bool(maybe_row[0]) if maybe_row is not None else False
+        return ClaimedBatch(batch_id, items, sum(row[4] for row in rows), maybe_stored)
 
     def confirm(self, batch_id: str) -> list[int]:
         """The cloud stored the batch: delete it. Returns its messages' commit times."""
@@ -521,6 +615,31 @@ class Buffer:
             self._add(_DEPTH_KEY[lane], -count)
         self._add("bytes", -sum(size for _, size, _ in rows))
 
+    # -- quarantine upload -------------------------------------------------------------
+
+    def quarantine_to_upload(self, limit: int) -> list[QuarantineEntry]:
+        """The oldest quarantined messages not yet uploaded to the cloud, oldest first."""
+        try:
+            mark = int(self._meta("quarantine_uploaded") or 0)
+            rows = self._db.execute(
+                "SELECT id, received_at_ms, topic, device_id, code, reason, payload"
+                " FROM quarantine WHERE id > ? ORDER BY id LIMIT ?",
+                (mark, limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot read the quarantine: {exc}") from exc
+        return [_entry(row) for row in rows]
+
+    def mark_uploaded(self, last_id: int) -> None:
+        """The cloud keeps every quarantined message up to ``last_id``."""
+        try:
+            with self._write():
+                mark = int(self._meta("quarantine_uploaded") or 0)
+                if last_id > mark:
+                    self._set_meta("quarantine_uploaded", last_id)
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot mark the quarantine uploaded: {exc}") from exc
+
     # -- readers -----------------------------------------------------------------------
 
     def stats(self) -> BufferStats:
@@ -537,6 +656,10 @@ class Buffer:
             times = [row[0] for row in firsts if row is not None]
             oldest = min(times) if times else None
             quarantined = self._db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+            not_uploaded = self._db.execute(
+                "SELECT count(*) FROM quarantine WHERE id > ?",
+                (int(meta.get("quarantine_uploaded") or 0),),
+            ).fetchone()[0]
             in_flight = self._db.execute("SELECT count(*) FROM batch").fetchone()[0]
         except sqlite3.Error as exc:
             raise BufferStoreError(f"cannot read the buffer statistics: {exc}") from exc
@@ -547,6 +670,7 @@ class Buffer:
             oldest_received_at_ms=oldest,
             dropped_total=int(meta["dropped_total"]),
             quarantined_total=int(quarantined),
+            quarantine_not_uploaded=int(not_uploaded),
             in_flight_batches=int(in_flight),
         )
 
@@ -562,10 +686,45 @@ class Buffer:
             ).fetchall()
         except sqlite3.Error as exc:
             raise BufferStoreError(f"cannot read the quarantine: {exc}") from exc
-        return [
-            QuarantineEntry(id_, received, topic_name, device, code_, reason, bytes(payload))
-            for id_, received, topic_name, device, code_, reason, payload in rows
-        ]
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: tuple[int, int, str, str | None, str, str, bytes]) -> QuarantineEntry:
+    id_, received, topic_name, device, code, reason, payload = row
+    return QuarantineEntry(id_, received, topic_name, device, code, reason, bytes(payload))
+
+
+def _judge_numbers(
+    verdict: Accepted,
+    numbered: dict[tuple[str, int, int], int],
+    new_records: list[tuple[str, int, int, int]],
+) -> Verdict:
+    """Refuse a message with a record that claims the (boot, seq) of a different record
+    received before (``conflicting_record``); otherwise remember its records' numbers.
+
+    ``numbered`` holds the digests known by number and grows with each message taken,
+    so a conflict within one group is found as well. The same record again (a
+    retransmission in another envelope) is no conflict: it is forwarded, and the cloud
+    stores it once.
+    """
+    device = verdict.device_id
+    own: dict[tuple[int, int], int] = {}
+    for index, record in enumerate(verdict.records):
+        number = (record.boot, record.seq)
+        before = own.get(number)
+        if before is None:
+            before = numbered.get((device, *number))
+        if before is not None and before != record.digest:
+            count = len(verdict.records)
+            where = f"record {index} of {count}: " if count > 1 else ""
+            reason = f"{CONFLICTING_RECORD}: {where}{conflict(record.boot, record.seq)}"
+            return Refused(CONFLICTING_RECORD, reason, device)
+        own.setdefault(number, record.digest)
+    for (boot, seq), digest in own.items():
+        if (device, boot, seq) not in numbered:
+            numbered[(device, boot, seq)] = digest
+            new_records.append((device, boot, seq, digest))
+    return verdict
 
 
 def _batch_readings(payload: bytes) -> int:

@@ -1,24 +1,52 @@
 """Decide what happens to one MQTT message: buffer it (in which lane) or quarantine it.
 
-Pure: topic and payload in, a verdict out. The reason codes of a quarantined message
-are core's decode codes (docs/contract.md), plus ``bad_topic``, ``unknown_device``
-and ``wrong_device_kind`` (a record a device of that kind never sends).
+Pure: topic, payload and the gateway's clock in, a verdict out. The checks, in order:
+
+1. the topic (``bad_topic``) and the device (``unknown_device``: not in the registry);
+2. the wire contract (core's decode codes, docs/contract.md);
+3. the device's kind (``wrong_device_kind``: a record that kind never sends,
+   ``core.devices``);
+4. the device time of every record (``implausible_time``: ahead of the gateway's clock
+   by more than ``core.evidence.CLOCK_AHEAD_TOLERANCE_S``).
+
+A message is judged whole: the gateway forwards the device's bytes as they came and
+never splits a device batch, so a batch with one implausible record is held whole, in
+the quarantine, with the reason naming that record; it is uploaded to the cloud, which
+holds each of its records on the device. The fifth judgement, two different records
+with one (boot, seq), needs what was received before: the buffer makes it at commit
+(``edge.buffer``) with the record keys an accepted verdict carries.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from core import contract as c
-from core.errors import BAD_TOPIC, DecodeError, TopicError
+from core.devices import kind_mismatch, records_of
+from core.errors import (
+    BAD_TOPIC,
+    IMPLAUSIBLE_TIME,
+    UNKNOWN_DEVICE,
+    WRONG_DEVICE_KIND,
+    DecodeError,
+    TopicError,
+)
+from core.evidence import time_implausible
 from core.messages import Batch, Message
 from core.receiver import decode
 from core.topics import UPLINK, parse
 from edge.lanes import Lane, lane_of
-from edge.registry import RECORD_KINDS_BY_DEVICE_KIND, Registry
+from edge.registry import Registry
 
-UNKNOWN_DEVICE = "unknown_device"
-WRONG_DEVICE_KIND = "wrong_device_kind"
+
+@dataclass(frozen=True, slots=True)
+class RecordKey:
+    """A record's number and a digest of its fields: the same number with another digest
+    is a different record claiming it (``conflicting_record``)."""
+
+    boot: int
+    seq: int
+    digest: int  # 63 bits of BLAKE2b over the record's fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +54,15 @@ class Accepted:
     """A valid message from a provisioned device, to be buffered and forwarded.
 
     ``readings`` is what the message counts towards a batch's size: the items of a
-    device batch, 1 for any other message (a record, an ack, a status).
+    device batch, 1 for any other message (a record, an ack, a status). ``records``
+    are the keys of the records it carries, in order (none for a status).
     """
 
     device_id: str
     channel: str
     lane: Lane
     readings: int  # no default: a device batch counted as 1 would make batches 100x too big
+    records: tuple[RecordKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +77,11 @@ class Refused:
 Verdict = Accepted | Refused
 
 
-def classify(topic: str, payload: bytes, registry: Registry) -> Verdict:
-    """Check the topic, the device and the payload, in that order."""
+def classify(topic: str, payload: bytes, registry: Registry, now_s: float) -> Verdict:
+    """Check the topic, the device, the payload, the kind and the times, in that order.
+
+    ``now_s`` is the gateway's clock (Unix seconds) when the message arrived.
+    """
     try:
         device_id, channel = parse(topic)
     except TopicError as exc:
@@ -66,15 +99,26 @@ def classify(topic: str, payload: bytes, registry: Registry) -> Verdict:
         message = decode(payload, channel)
     except DecodeError as exc:
         return Refused(exc.code, str(exc), device_id)
-    allowed = RECORD_KINDS_BY_DEVICE_KIND[kind]
-    for record in _records(message):
-        if record.KIND not in allowed:
+    mismatch = kind_mismatch(kind, message)
+    if mismatch is not None:
+        return Refused(WRONG_DEVICE_KIND, f"{WRONG_DEVICE_KIND}: {mismatch}", device_id)
+    records = records_of(message)
+    for index, record in enumerate(records):
+        implausible = time_implausible(record.ts, now_s)
+        if implausible is not None:
+            where = f"record {index} of {len(records)}, " if len(records) > 1 else ""
             return Refused(
-                WRONG_DEVICE_KIND,
-                f"{WRONG_DEVICE_KIND}: a {kind.value} does not send a {c.KIND_NAMES[record.KIND]}",
+                IMPLAUSIBLE_TIME,
+                f"{IMPLAUSIBLE_TIME}: {where}(boot {record.boot}, seq {record.seq}): {implausible}",
                 device_id,
             )
-    return Accepted(device_id, channel, lane_of(message), readings_in(message))
+    return Accepted(
+        device_id,
+        channel,
+        lane_of(message),
+        readings_in(message),
+        tuple(RecordKey(r.boot, r.seq, record_digest(r)) for r in records),
+    )
 
 
 def readings_in(message: Message) -> int:
@@ -82,9 +126,8 @@ def readings_in(message: Message) -> int:
     return len(message.items) if isinstance(message, Batch) else 1
 
 
-def _records(message: Message) -> list[Message]:
-    if isinstance(message, Batch):
-        return list(message.items)
-    if message.KIND in c.RECORD_KINDS:
-        return [message]
-    return []
+def record_digest(record: Message) -> int:
+    """A stable digest of a record's fields (not of its bytes: the same fields encoded
+    otherwise are the same record), as a non-negative SQLite integer."""
+    text = repr(record.as_dict()).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") >> 1

@@ -24,10 +24,24 @@ INGEST_PATH = "/api/v1/ingest"
 HEARTBEAT_PATH = "/api/v1/gateways/heartbeat"
 DOWNLINK_PATH = "/api/v1/gateways/downlink"
 DOWNLINK_ACK_PATH = "/api/v1/gateways/downlink/ack"
+QUARANTINE_PATH = "/api/v1/gateways/quarantine"
 
 
 class CloudRequestError(EdgeError):
-    """A heartbeat or downlink request failed (unreachable, or an unexpected answer)."""
+    """A heartbeat, downlink or quarantine request failed (unreachable, or an unexpected
+    answer). ``status`` is the HTTP status when the cloud answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedQuarantine:
+    """The cloud's answer to a quarantine upload."""
+
+    stored: int
+    duplicates: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,21 @@ class CloudClient:
         """Tell the cloud these downlink messages are published on the local broker."""
         self._expect_ok(lambda h: h.post(DOWNLINK_ACK_PATH, json={"ids": ids}), "downlink ack")
 
+    def upload_quarantine(self, body: bytes) -> UploadedQuarantine:
+        """POST a quarantine upload (JSON, made by ``edge.uploader``)."""
+        response = self._expect_ok(
+            lambda h: h.post(
+                QUARANTINE_PATH, content=body, headers={"Content-Type": "application/json"}
+            ),
+            "quarantine upload",
+        )
+        try:
+            document = response.json()
+            return UploadedQuarantine(int(document["stored"]), int(document["duplicates"]))
+        except (ValueError, KeyError, TypeError):
+            # 200 is the cloud's word that it keeps the entries.
+            return UploadedQuarantine(0, 0)
+
     def _expect_ok(
         self, send: Callable[[httpx.Client], httpx.Response], what: str
     ) -> httpx.Response:
@@ -123,7 +152,10 @@ class CloudClient:
         except httpx.TransportError as exc:
             raise CloudRequestError(f"{what}: {type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
-            raise CloudRequestError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
+            raise CloudRequestError(
+                f"{what}: HTTP {response.status_code}: {response.text[:200]}",
+                response.status_code,
+            )
         return response
 
 

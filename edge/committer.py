@@ -68,8 +68,9 @@ class Committer:
         """Commit one group, then acknowledge every message of it."""
         registry = self._registry.current()
         now_ms = time.time_ns() // 1_000_000
+        now_s = now_ms / 1000
         incoming = [
-            Incoming(r.topic, r.payload, now_ms, classify(r.topic, r.payload, registry))
+            Incoming(r.topic, r.payload, now_ms, classify(r.topic, r.payload, registry, now_s))
             for r in group
         ]
         report = self._buffer.commit(incoming)

@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from core.errors import DecodeError
+from core.errors import UNKNOWN_DEVICE, DecodeError
 from core.receiver import decode
 from core.topics import topic
 from edge.backoff import Backoff
 from edge.buffer import Buffer, Incoming
-from edge.classify import UNKNOWN_DEVICE, Refused
+from edge.classify import Refused
 from edge.cloud import CloudClient, CloudRequestError, DownlinkMessage
 from edge.errors import BrokerError
 from edge.metrics import EdgeMetrics

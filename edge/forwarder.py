@@ -1,9 +1,12 @@
 """Buffer → cloud: plan a batch, send it, settle it by the cloud's answer.
 
 One batch is in flight at a time. A batch that may have reached the cloud (no
-answer) keeps its id and its messages until the cloud answers, across restarts,
-so the cloud's batch-id check turns any resend into a no-op. Messages leave the
-buffer only when the cloud answers 200.
+answer, a 5xx, or found in flight at start-up) is marked so in the buffer and keeps
+its id and its messages until the cloud answers, across restarts, so the cloud's
+batch-id check turns any resend into a no-op. Such a batch is never released and
+re-planned, not even when a later attempt certainly failed (connection refused): its
+records under a new batch id could be stored twice. Messages leave the buffer only
+when the cloud answers 200.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ class Forwarder:
         self._backoff = backoff
         self._wake = wake
         self._capacity = policy.max_readings
+        suspect = buffer.suspect_in_flight()
+        if suspect:
+            log.info("%d batch(es) left in flight by the last run: sent again as they are", suspect)
 
     def run(self, stop: threading.Event) -> None:
         """Forward until ``stop`` is set."""
@@ -135,7 +141,9 @@ class Forwarder:
             return Pause(0.0)
         if answer.action is Action.SPLIT:
             return self._split(batch, answer)
-        if answer.action is Action.RELEASE_AND_RETRY:
+        if answer.action is Action.RESEND_SAME and not batch.maybe_stored:
+            self._buffer.mark_maybe_stored(batch.batch_id)
+        if answer.action is Action.RELEASE_AND_RETRY and not batch.maybe_stored:
             self._buffer.release(batch.batch_id)
         return self._back_off(batch, answer)
 

@@ -5,7 +5,8 @@ Threads, each with one job and its own buffer connection:
 - paho's network thread (``edge.broker``) puts messages in the inbox;
 - the committer commits them and acknowledges them to the broker;
 - the forwarder sends batches to the cloud;
-- the heartbeat and the downlink relay talk to the cloud on their own schedule;
+- the heartbeat, the downlink relay and the quarantine uploader talk to the cloud on
+  their own schedule;
 - the metrics page answers scrapes.
 
 If one of them ends unexpectedly, the whole gateway stops (exit status 1) rather than
@@ -32,6 +33,7 @@ from edge.heartbeat import Heartbeat
 from edge.metrics import EdgeMetrics, MetricsServer
 from edge.registry import RegistryWatcher
 from edge.settings import EdgeSettings
+from edge.uploader import QuarantineUploader
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +127,20 @@ class Gateway:
             s.downlink_wait_s,
             Backoff(s.backoff_initial_s, s.backoff_max_s),
         )
+        uploader = QuarantineUploader(
+            self._open_buffer(),
+            self._cloud(),
+            self.metrics,
+            s.gateway_id,
+            s.quarantine_upload_interval_s,
+            Backoff(s.backoff_initial_s, s.backoff_max_s),
+        )
         self._spawn("committer", committer.run)
         link.start()
         self._spawn("forwarder", self._forwarder.run)
         self._spawn("heartbeat", heartbeat.run)
         self._spawn("downlink", relay.run)
+        self._spawn("quarantine", uploader.run)
         self._spawn("broker-watch", self._watch_broker)
         log.info(
             "gateway %s started: broker %s, cloud %s, buffer %s",
@@ -236,6 +247,7 @@ class Gateway:
         # A downlink long poll cannot be interrupted: its thread (a daemon) is left to
         # end on its own; it checks the stop flag before touching anything else.
         self._end("heartbeat", timeout_s=self._settings.forward_timeout_s)
+        self._end("quarantine", timeout_s=self._settings.forward_timeout_s)
         self._end("downlink", timeout_s=1.0)
         for cloud in self._clouds:
             cloud.close()

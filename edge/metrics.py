@@ -88,6 +88,13 @@ class EdgeMetrics:
             ["outcome"],
             registry=r,
         )
+        self.quarantine_uploads = Counter(
+            f"{_PREFIX}_quarantine_uploaded",
+            "Quarantined messages uploaded to the cloud's quarantine, by outcome"
+            " (stored, duplicate, refused: kept here only)",
+            ["outcome"],
+            registry=r,
+        )
         self.broker_connected = Gauge(
             f"{_PREFIX}_broker_subscribed",
             "1 while the gateway is connected and subscribed to the local broker",
@@ -131,6 +138,11 @@ class _BufferCollector(Collector):
         )
         yield GaugeMetricFamily(
             f"{_PREFIX}_quarantine_size", "Messages held in the quarantine", stats.quarantined_total
+        )
+        yield GaugeMetricFamily(
+            f"{_PREFIX}_quarantine_not_uploaded",
+            "Quarantined messages not yet in the cloud's quarantine",
+            stats.quarantine_not_uploaded,
         )
 
 

@@ -12,7 +12,8 @@ A TOML file (``registry_path``)::
 
 A message from a device that is not listed goes to quarantine (``unknown_device``),
 and so does a record a device of that kind never sends (``wrong_device_kind``: a
-bracelet does not take water samples).
+bracelet does not take water samples). The kinds and what each sends are
+``core.devices``', the same the cloud's fleet uses.
 """
 
 from __future__ import annotations
@@ -22,32 +23,15 @@ import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
-from core import contract as c
 from core.errors import TopicError
+from core.receiver import DeviceKind
 from core.topics import check_device_id
 from edge.errors import RegistryError
 
 log = logging.getLogger(__name__)
-
-
-class DeviceKind(StrEnum):
-    """What a provisioned device is."""
-
-    bracelet = "bracelet"
-    river_station = "river-station"
-
-
-# Record kinds each device kind may send; envelopes (batch, status) are open to all.
-RECORD_KINDS_BY_DEVICE_KIND: Mapping[DeviceKind, frozenset[int]] = MappingProxyType(
-    {
-        DeviceKind.bracelet: frozenset({c.LOCATION_FIX, c.HEALTH, c.EVENT, c.ACK}),
-        DeviceKind.river_station: frozenset({c.WATER_SAMPLE, c.HEALTH, c.ACK}),
-    }
-)
 
 
 @dataclass(frozen=True)

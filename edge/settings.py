@@ -131,6 +131,12 @@ class EdgeSettings(FieldwatchSettings):
     heartbeat_interval_s: float = Field(
         default=30.0, gt=0, allow_inf_nan=False, description="time between heartbeats"
     )
+    quarantine_upload_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="time between uploads of the quarantine to the cloud's",
+    )
     downlink_wait_s: int = Field(
         default=20, ge=0, le=300, description="long-poll wait of the downlink request"
     )

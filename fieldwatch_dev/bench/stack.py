@@ -97,6 +97,7 @@ def bench_gateway(folder: Path, config: GatewayConfig, devices: Mapping[str, str
         "backoff_max_s": t.backoff_max_s,
         "forward_timeout_s": 30.0,
         "heartbeat_interval_s": 5.0,
+        "quarantine_upload_interval_s": 1.0,
         "downlink_wait_s": 5,
         "shutdown_flush_s": 2.0,
     }

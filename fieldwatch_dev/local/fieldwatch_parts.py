@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from edge.registry import DeviceKind, render_registry
+from core.receiver import DeviceKind
+from edge.registry import render_registry
 from fieldwatch_dev.local.ports import free_port
 from fieldwatch_dev.local.process import ServiceError, ServiceProcess
 

@@ -66,6 +66,8 @@ class StubState:
     scripted: list[tuple[int, int | None]] = field(default_factory=list)  # (status, retry_after)
     downlink: dict[str, dict[str, str]] = field(default_factory=dict)
     downlink_acks: list[str] = field(default_factory=list)
+    quarantine: dict[int, dict[str, Any]] = field(default_factory=dict)  # uploads by entry id
+    quarantine_uploads: int = 0
     max_readings: int | None = None  # larger batches are answered 413
 
 
@@ -203,6 +205,22 @@ class CloudStub:
             self.state.stored[key] += 1
             self.state.arrivals.append(Arrival(batch_index, key, record.KIND, channel))
 
+    def handle_quarantine(self, document: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """Keep uploaded entries by id, as the cloud does: a second upload stores nothing."""
+        if document.get("gateway_id") != self.gateway_id:
+            return 403, {}, b'{"detail": "another gateway"}'
+        with self._lock:
+            stored = duplicates = 0
+            for entry in document["entries"]:
+                if entry["id"] in self.state.quarantine:
+                    duplicates += 1
+                else:
+                    self.state.quarantine[entry["id"]] = entry
+                    stored += 1
+            self.state.quarantine_uploads += 1
+            self._lock.notify_all()
+        return 200, {}, json.dumps({"stored": stored, "duplicates": duplicates}).encode()
+
     def handle_heartbeat(self, document: dict[str, Any]) -> None:
         with self._lock:
             self.state.heartbeats.append(document)
@@ -281,6 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/v1/gateways/heartbeat":
             self.cloud.handle_heartbeat(json.loads(body))
             self._answer(200, {}, json.dumps({"server_time_ms": time.time_ns() // 10**6}).encode())
+        elif self.path == "/api/v1/gateways/quarantine":
+            self._answer(*self.cloud.handle_quarantine(json.loads(body)))
         elif self.path == "/api/v1/gateways/downlink/ack":
             self.cloud.handle_downlink_ack(json.loads(body)["ids"])
             self._answer(200, {}, b"{}")

@@ -20,9 +20,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.codec import encode
 from core.messages import Event, Health, LocationFix, WaterSample
+from core.receiver import DeviceKind
 from core.topics import topic
 from edge.gateway import Gateway
-from edge.registry import DeviceKind, render_registry
+from edge.registry import render_registry
 from edge.settings import EdgeSettings
 from fieldwatch_dev.local import MosquittoServer, free_port
 from provisioning.broker_acl import render_acl

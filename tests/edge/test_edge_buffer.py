@@ -11,14 +11,16 @@ import pytest
 from edge_support import TS, event, fix
 
 from core.codec import encode
+from core.errors import CONFLICTING_RECORD, IMPLAUSIBLE_TIME
 from core.messages import Batch, LocationFix
-from core.receiver import decode
+from core.receiver import DeviceKind, decode
 from core.topics import topic
 from edge.batching import BatchPlan
 from edge.buffer import SEEN_KEPT, Buffer, Incoming
 from edge.capacity import stored_size
-from edge.classify import Accepted, Refused
+from edge.classify import Accepted, Refused, classify
 from edge.lanes import Lane
+from edge.registry import Registry
 
 DEVICE = "br-000001"
 
@@ -303,6 +305,7 @@ def test_a_buffer_file_of_the_previous_version_opens_and_counts_its_readings(
             "gw-test:0123456789abcdef:0000000000",
             1,
         )
+        assert in_flight.maybe_stored  # it may have been sent before the upgrade
         waiting = old.waiting(1000)
         assert (waiting.urgent, waiting.telemetry) == (1, 8)  # the device batch counts 7
         old.commit([catch_up(100, 5), telemetry(3)])
@@ -311,7 +314,148 @@ def test_a_buffer_file_of_the_previous_version_opens_and_counts_its_readings(
         assert batch is not None
         assert batch.batch_id == "gw-test:0123456789abcdef:0000000001"
         assert (len(batch.items), batch.readings) == (5, 15)
+        assert not batch.maybe_stored
+        assert old.quarantine_to_upload(10) == []
     finally:
         old.close()
     reopened = Buffer.open(path, cap_bytes=10**9)  # the upgrade happens once
     reopened.close()
+
+
+# -- evidence: one (boot, seq), one record ---------------------------------------------
+
+REGISTRY = Registry({DEVICE: DeviceKind.bracelet})
+NOW_S = TS + 3600.0
+
+
+def arriving(channel: str, payload: bytes, at_ms: int = 1000) -> Incoming:
+    """A message as the committer hands it over: classified by the gateway's rules."""
+    name = topic(DEVICE, channel)
+    return Incoming(name, payload, at_ms, classify(name, payload, REGISTRY, NOW_S))
+
+
+def moved_fix(seq: int, boot: int = 1) -> bytes:
+    """Another record with the number of ``fix(seq)``: the same time, another place."""
+    record = decode(fix(seq, boot))
+    record.lat_e7 += 1000  # type: ignore[attr-defined]
+    return encode(record)
+
+
+def test_a_different_record_with_a_number_taken_is_quarantined_and_the_first_kept(
+    buffer: Buffer,
+) -> None:
+    buffer.commit([arriving("telemetry", fix(1)), arriving("telemetry", fix(2))])
+    report = buffer.commit([arriving("telemetry", moved_fix(1)), arriving("telemetry", fix(3))])
+    assert report.quarantined == {CONFLICTING_RECORD: 1}
+    assert buffer.stats().depth == 3
+    (entry,) = buffer.quarantine()
+    assert entry.code == CONFLICTING_RECORD
+    assert "(boot 1, seq 1)" in entry.reason
+    assert entry.payload == moved_fix(1)  # kept as it came
+    batch = buffer.claim(BatchPlan(0, 0, 10), "gw-test", 1)
+    assert batch is not None
+    assert [item.payload for item in batch.items] == [fix(1), fix(2), fix(3)]
+
+
+def test_the_same_record_again_in_another_envelope_is_no_conflict(buffer: Buffer) -> None:
+    buffer.commit([arriving("telemetry", fix(4))])
+    again = encode(Batch(boot=1, items=[decode(fix(4)), decode(fix(5))]))  # type: ignore[list-item]
+    report = buffer.commit([arriving("batch", again)])
+    assert report.quarantined == {}
+    assert buffer.stats().depth == 2
+
+
+def test_conflicts_are_found_within_one_group_and_within_one_device_batch(
+    buffer: Buffer,
+) -> None:
+    report = buffer.commit([arriving("telemetry", fix(7)), arriving("telemetry", moved_fix(7))])
+    assert report.quarantined == {CONFLICTING_RECORD: 1}
+    twice = encode(Batch(boot=1, items=[decode(fix(8)), decode(moved_fix(8))]))  # type: ignore[list-item]
+    report = buffer.commit([arriving("batch", twice)])
+    assert report.quarantined == {CONFLICTING_RECORD: 1}
+    assert "record 1 of 2" in buffer.quarantine(1)[0].reason
+
+
+def test_numbers_are_per_device_and_boot(buffer: Buffer) -> None:
+    report = buffer.commit(
+        [arriving("telemetry", fix(1, boot=1)), arriving("telemetry", fix(1, boot=2))]
+    )
+    assert report.quarantined == {}
+    other = Registry({DEVICE: DeviceKind.bracelet, "br-000002": DeviceKind.bracelet})
+    name = topic("br-000002", "telemetry")
+    elsewhere = Incoming(name, moved_fix(1), 1000, classify(name, moved_fix(1), other, NOW_S))
+    report = buffer.commit([elsewhere])
+    assert report.quarantined == {}
+    assert buffer.stats().depth == 3
+
+
+def test_the_record_keys_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "buffer.sqlite3"
+    first = Buffer.open(path, cap_bytes=10**9)
+    first.commit([arriving("telemetry", fix(1))])
+    first.close()
+    reopened = Buffer.open(path, cap_bytes=10**9)
+    try:
+        report = reopened.commit([arriving("telemetry", moved_fix(1))])
+        assert report.quarantined == {CONFLICTING_RECORD: 1}
+    finally:
+        reopened.close()
+
+
+def test_a_record_ahead_of_the_clock_is_quarantined_not_buffered(buffer: Buffer) -> None:
+    ahead = LocationFix(
+        boot=1, seq=9, ts=int(NOW_S) + 8 * 3600, lat_e7=1, lon_e7=2, accuracy_m=9, source=2
+    )
+    report = buffer.commit([arriving("telemetry", encode(ahead))])
+    assert report.quarantined == {IMPLAUSIBLE_TIME: 1}
+    assert buffer.stats().depth == 0
+    assert buffer.quarantine()[0].payload == encode(ahead)
+
+
+# -- batches that may have been stored ----------------------------------------------------
+
+
+def test_a_batch_marked_maybe_stored_stays_so_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "buffer.sqlite3"
+    first = Buffer.open(path, cap_bytes=10**9)
+    first.commit([telemetry(n) for n in range(3)])
+    claimed = first.claim(BatchPlan(0, 0, 3), "gw-test", 1)
+    assert claimed is not None
+    assert not claimed.maybe_stored
+    first.mark_maybe_stored(claimed.batch_id)
+    first.close()
+    reopened = Buffer.open(path, cap_bytes=10**9)
+    try:
+        again = reopened.in_flight()
+        assert again is not None
+        assert (again.batch_id, again.items, again.maybe_stored) == (
+            claimed.batch_id,
+            claimed.items,
+            True,
+        )
+    finally:
+        reopened.close()
+
+
+def test_batches_found_in_flight_at_start_up_are_suspect(buffer: Buffer) -> None:
+    buffer.commit([telemetry(n) for n in range(3)])
+    assert buffer.claim(BatchPlan(0, 0, 3), "gw-test", 1) is not None
+    assert buffer.suspect_in_flight() == 1
+    in_flight = buffer.in_flight()
+    assert in_flight is not None
+    assert in_flight.maybe_stored
+
+
+# -- the quarantine's upload mark ------------------------------------------------------
+
+
+def test_the_upload_mark_moves_only_forward_and_counts_what_is_left(buffer: Buffer) -> None:
+    buffer.commit([arriving("telemetry", b"\xff" * n) for n in range(1, 6)])
+    assert buffer.stats().quarantine_not_uploaded == 5
+    first = buffer.quarantine_to_upload(2)
+    assert [e.payload for e in first] == [b"\xff", b"\xff" * 2]  # oldest first
+    buffer.mark_uploaded(first[-1].id)
+    buffer.mark_uploaded(first[0].id)  # an older answer arriving late changes nothing
+    assert [len(e.payload) for e in buffer.quarantine_to_upload(10)] == [3, 4, 5]
+    assert buffer.stats().quarantine_not_uploaded == 3
+    assert buffer.stats().quarantined_total == 5

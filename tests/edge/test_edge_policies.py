@@ -10,33 +10,43 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.codec import encode
+from core.errors import IMPLAUSIBLE_TIME, UNKNOWN_DEVICE, WRONG_DEVICE_KIND
+from core.evidence import CLOCK_AHEAD_TOLERANCE_S
 from core.messages import Ack, Batch, Event, LocationFix, Status
+from core.receiver import DeviceKind
 from edge.answers import Action, judge_status, not_sent, outcome_unknown, parse_retry_after
 from edge.backoff import Backoff
 from edge.batching import batch_due, plan_batch, take_within
 from edge.capacity import ROW_OVERHEAD_BYTES, rows_to_drop, stored_size
-from edge.classify import UNKNOWN_DEVICE, WRONG_DEVICE_KIND, Accepted, Refused, classify
+from edge.classify import Accepted, Refused, classify, record_digest
 from edge.errors import RegistryError
 from edge.lanes import Lane
-from edge.registry import DeviceKind, Registry, parse_registry, render_registry
+from edge.registry import Registry, parse_registry, render_registry
 
 REGISTRY = Registry({"br-000001": DeviceKind.bracelet, "rs-000001": DeviceKind.river_station})
+NOW = TS + 3600.0  # the gateway's clock in these tests
 
 
 # -- classify ---------------------------------------------------------------------------
 
 
 def test_telemetry_and_events_are_accepted_in_their_lanes() -> None:
-    assert classify("fw/v1/br-000001/up/telemetry", fix(0), REGISTRY) == Accepted(
-        "br-000001", "telemetry", Lane.TELEMETRY, 1
+    telemetry = classify("fw/v1/br-000001/up/telemetry", fix(0), REGISTRY, NOW)
+    assert isinstance(telemetry, Accepted)
+    assert (telemetry.device_id, telemetry.channel, telemetry.lane) == (
+        "br-000001",
+        "telemetry",
+        Lane.TELEMETRY,
     )
-    assert classify("fw/v1/br-000001/up/event", event(1), REGISTRY) == Accepted(
-        "br-000001", "event", Lane.URGENT, 1
-    )
+    assert telemetry.readings == 1
+    assert [(r.boot, r.seq) for r in telemetry.records] == [(1, 0)]
+    urgent = classify("fw/v1/br-000001/up/event", event(1), REGISTRY, NOW)
+    assert isinstance(urgent, Accepted)
+    assert urgent.lane is Lane.URGENT
     ack = encode(Ack(boot=1, seq=2, ts=TS, result=0, command_id=7))
-    assert classify("fw/v1/br-000001/up/ack", ack, REGISTRY).lane is Lane.URGENT  # type: ignore[union-attr]
+    assert classify("fw/v1/br-000001/up/ack", ack, REGISTRY, NOW).lane is Lane.URGENT  # type: ignore[union-attr]
     status = encode(Status(boot=1, state=1))
-    assert classify("fw/v1/br-000001/status", status, REGISTRY).lane is Lane.URGENT  # type: ignore[union-attr]
+    assert classify("fw/v1/br-000001/status", status, REGISTRY, NOW).lane is Lane.URGENT  # type: ignore[union-attr]
 
 
 def test_a_catch_up_batch_with_an_event_is_urgent_and_one_without_is_telemetry() -> None:
@@ -45,8 +55,8 @@ def test_a_catch_up_batch_with_an_event_is_urgent_and_one_without_is_telemetry()
     only_fixes = encode(Batch(boot=1, items=[fix_record]))
     with_event = encode(Batch(boot=1, items=[fix_record, sos]))
     topic_name = "fw/v1/br-000001/up/batch"
-    assert classify(topic_name, only_fixes, REGISTRY).lane is Lane.TELEMETRY  # type: ignore[union-attr]
-    assert classify(topic_name, with_event, REGISTRY).lane is Lane.URGENT  # type: ignore[union-attr]
+    assert classify(topic_name, only_fixes, REGISTRY, NOW).lane is Lane.TELEMETRY  # type: ignore[union-attr]
+    assert classify(topic_name, with_event, REGISTRY, NOW).lane is Lane.URGENT  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -66,15 +76,78 @@ def test_a_catch_up_batch_with_an_event_is_urgent_and_one_without_is_telemetry()
 def test_what_breaks_the_contract_is_refused_with_its_reason(
     topic_name: str, payload: bytes, code: str
 ) -> None:
-    verdict = classify(topic_name, payload, REGISTRY)
+    verdict = classify(topic_name, payload, REGISTRY, NOW)
     assert isinstance(verdict, Refused)
     assert verdict.code == code
     assert verdict.reason.startswith(code)
 
 
 def test_a_river_station_may_send_water_samples_and_health() -> None:
-    assert isinstance(classify("fw/v1/rs-000001/up/telemetry", water(0), REGISTRY), Accepted)
-    assert isinstance(classify("fw/v1/rs-000001/up/telemetry", health(1), REGISTRY), Accepted)
+    assert isinstance(classify("fw/v1/rs-000001/up/telemetry", water(0), REGISTRY, NOW), Accepted)
+    assert isinstance(classify("fw/v1/rs-000001/up/telemetry", health(1), REGISTRY, NOW), Accepted)
+
+
+def _fix_at(ts: int, seq: int = 0) -> LocationFix:
+    return LocationFix(boot=1, seq=seq, ts=ts, lat_e7=1, lon_e7=1, accuracy_m=5, source=1)
+
+
+@pytest.mark.parametrize("ahead_s", [CLOCK_AHEAD_TOLERANCE_S + 1, 8 * 3600, 365 * 86400])
+def test_a_record_ahead_of_the_gateways_clock_is_held_with_its_reason(ahead_s: int) -> None:
+    now = TS + 10.0
+    verdict = classify(
+        "fw/v1/br-000001/up/telemetry", encode(_fix_at(TS + 10 + ahead_s)), REGISTRY, now
+    )
+    assert isinstance(verdict, Refused)
+    assert verdict.code == IMPLAUSIBLE_TIME
+    assert verdict.device_id == "br-000001"
+    assert f"{ahead_s} s ahead" in verdict.reason
+    assert "(boot 1, seq 0)" in verdict.reason
+
+
+@pytest.mark.parametrize("behind_s", [-CLOCK_AHEAD_TOLERANCE_S, 0, 86400, 400 * 86400])
+def test_records_up_to_the_tolerance_ahead_and_any_age_behind_are_accepted(
+    behind_s: int,
+) -> None:
+    now = TS + 500 * 86400.0
+    record = _fix_at(int(now) - behind_s)
+    verdict = classify("fw/v1/br-000001/up/telemetry", encode(record), REGISTRY, now)
+    assert isinstance(verdict, Accepted)
+
+
+def test_a_device_batch_with_one_implausible_record_is_held_whole_naming_it() -> None:
+    now = TS + 100.0
+    items = [_fix_at(TS, 0), _fix_at(TS + 9 * 3600, 1), _fix_at(TS + 1, 2)]
+    verdict = classify(
+        "fw/v1/br-000001/up/batch", encode(Batch(boot=1, items=items)), REGISTRY, now
+    )
+    assert isinstance(verdict, Refused)
+    assert verdict.code == IMPLAUSIBLE_TIME
+    assert "record 1 of 3" in verdict.reason
+    assert "(boot 1, seq 1)" in verdict.reason
+
+
+def test_a_status_carries_no_record_and_no_time_to_judge() -> None:
+    verdict = classify("fw/v1/br-000001/status", encode(Status(boot=1, state=1)), REGISTRY, NOW)
+    assert isinstance(verdict, Accepted)
+    assert verdict.records == ()
+
+
+def test_a_records_key_depends_on_its_fields_not_on_its_envelope() -> None:
+    record = _fix_at(TS, 5)
+    alone = classify("fw/v1/br-000001/up/telemetry", encode(record), REGISTRY, NOW)
+    in_batch = classify(
+        "fw/v1/br-000001/up/batch", encode(Batch(boot=1, items=[record])), REGISTRY, NOW
+    )
+    moved = _fix_at(TS, 5)
+    moved.lat_e7 += 1
+    other = classify("fw/v1/br-000001/up/telemetry", encode(moved), REGISTRY, NOW)
+    assert isinstance(alone, Accepted)
+    assert isinstance(in_batch, Accepted)
+    assert isinstance(other, Accepted)
+    assert alone.records == in_batch.records
+    assert alone.records[0].digest != other.records[0].digest
+    assert (other.records[0].boot, other.records[0].seq) == (1, 5)
+    assert record_digest(record) == alone.records[0].digest
 
 
 # -- registry ---------------------------------------------------------------------------
