@@ -1,7 +1,7 @@
 """Buffer throughput: readings committed per second (``fieldwatch edge bench-buffer``).
 
 Commits realistic location fixes through ``Buffer.commit``, the committer's own path
-(dedup digest, row, counters, cap check), in groups as the committer forms them, into
+(dedup digest, record keys, row, counters, cap check), in groups as the committer forms them, into
 a fresh buffer file in a temporary folder. The figure is recorded in docs/benchmarks.md.
 """
 
@@ -15,10 +15,11 @@ from pathlib import Path
 
 from core.codec import encode
 from core.messages import LocationFix
+from core.receiver import DeviceKind
 from core.topics import topic
 from edge.buffer import Buffer, Incoming, Synchronous
-from edge.classify import Accepted
-from edge.lanes import Lane
+from edge.classify import classify
+from edge.registry import Registry
 
 _TS = 1_767_225_600  # 2026-01-01
 
@@ -35,6 +36,8 @@ class BufferRate:
 def sample_fixes(count: int, devices: int = 300) -> list[Incoming]:
     """``count`` distinct GNSS fixes from ``devices`` bracelets, as the committer sees them."""
     now_ms = time.time_ns() // 1_000_000
+    now_s = now_ms / 1000
+    registry = Registry({f"br-{d:06d}": DeviceKind.bracelet for d in range(devices)})
     fixes = []
     for n in range(count):
         device_id = f"br-{n % devices:06d}"
@@ -51,9 +54,7 @@ def sample_fixes(count: int, devices: int = 300) -> list[Incoming]:
             )
         )
         name = topic(device_id, "telemetry")
-        fixes.append(
-            Incoming(name, payload, now_ms, Accepted(device_id, "telemetry", Lane.TELEMETRY, 1))
-        )
+        fixes.append(Incoming(name, payload, now_ms, classify(name, payload, registry, now_s)))
     return fixes
 
 

@@ -42,6 +42,7 @@ SEEN_KEPT = 65536
 # recognise a different record claiming the number of one received before. Beyond this
 # window the cloud, which keeps every record, makes the same judgement (docs/edge.md).
 RECORDS_KEPT = 262144
+_PRUNE_EVERY = RECORDS_KEPT // 8  # records past the window before the oldest are deleted
 BUSY_TIMEOUT_MS = 30000
 _DIGESTS_PER_QUERY = 500  # host parameters per duplicate check, well under SQLite's limit
 _KEYS_PER_QUERY = 300  # (device, boot, seq) triples per conflict check
@@ -83,13 +84,13 @@ CREATE TABLE IF NOT EXISTS seen (
     digest BLOB NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS record (
-    id INTEGER PRIMARY KEY,
     device_id TEXT NOT NULL,
     boot INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     digest INTEGER NOT NULL,
-    UNIQUE (device_id, boot, seq)
-);
+    n INTEGER NOT NULL,
+    PRIMARY KEY (device_id, boot, seq)
+) WITHOUT ROWID;
 """
 
 _COUNTERS = (
@@ -99,6 +100,8 @@ _COUNTERS = (
     "dropped_total",
     "next_batch",
     "quarantine_uploaded",
+    "next_record",
+    "records_pruned_below",
 )
 _DEPTH_KEY = {Lane.URGENT: "depth_urgent", Lane.TELEMETRY: "depth_telemetry"}
 
@@ -351,13 +354,7 @@ class Buffer:
         if fresh:
             self._db.executemany("INSERT INTO seen (digest) VALUES (?)", ((d,) for d in fresh))
         if new_records:
-            self._db.executemany(
-                "INSERT INTO record (device_id, boot, seq, digest) VALUES (?, ?, ?, ?)",
-                new_records,
-            )
-            last_record = int(self._db.execute("SELECT max(id) FROM record").fetchone()[0])
-            if last_record > RECORDS_KEPT:
-                self._db.execute("DELETE FROM record WHERE id <= ?", (last_record - RECORDS_KEPT,))
+            self._remember(new_records)
         if rows:
             self._db.executemany(
                 "INSERT INTO message"
@@ -405,13 +402,33 @@ class Buffer:
         for start in range(0, len(keys), _KEYS_PER_QUERY):
             chunk = keys[start : start + _KEYS_PER_QUERY]
             values = ",".join("(?, ?, ?)" for _ in chunk)
+            # A join on the unique index: ``(device_id, boot, seq) IN (VALUES ...)`` would
+            # scan the whole table.
             query = (
-                "SELECT device_id, boot, seq, digest FROM record"
-                f" WHERE (device_id, boot, seq) IN (VALUES {values})"
+                "SELECT r.device_id, r.boot, r.seq, r.digest"
+                f" FROM (VALUES {values}) AS wanted CROSS JOIN record AS r"
+                " ON r.device_id = wanted.column1 AND r.boot = wanted.column2"
+                " AND r.seq = wanted.column3"
             )
             params = [part for key in chunk for part in key]
             found.update(((d, b, s), digest) for d, b, s, digest in self._db.execute(query, params))
         return found
+
+    def _remember(self, records: Sequence[tuple[str, int, int, int]]) -> None:
+        """Keep the numbers and digests of these records, numbered in commit order, and
+        forget the oldest beyond ``RECORDS_KEPT`` (a scan, once every ``_PRUNE_EVERY``:
+        one table clustered by device, no second index to keep up at every insert)."""
+        first = int(self._meta("next_record") or 0)
+        self._db.executemany(
+            "INSERT INTO record (device_id, boot, seq, digest, n) VALUES (?, ?, ?, ?, ?)",
+            ((*record, first + index) for index, record in enumerate(records)),
+        )
+        last = first + len(records)
+        self._set_meta("next_record", last)
+        pruned_below = int(self._meta("records_pruned_below") or 0)
+        if last - pruned_below > RECORDS_KEPT + _PRUNE_EVERY:
+            self._db.execute("DELETE FROM record WHERE n < ?", (last - RECORDS_KEPT,))
+            self._set_meta("records_pruned_below", last - RECORDS_KEPT)
 
     def _enforce_cap(self) -> int:
         total = int(self._meta("bytes") or 0)

@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.receiver import DeviceKind
 from core.topics import topic
 from edge.buffer import Buffer, Incoming
-from edge.classify import Accepted
-from edge.lanes import Lane
+from edge.classify import classify
+from edge.registry import Registry
 from fieldwatch_dev.bench.loadgen import encode_records
 from fieldwatch_dev.bench.stack import GatewayConfig, bench_broker, bench_gateway, broker_endpoint
 from fieldwatch_dev.bench.steps import rss_mib
@@ -54,6 +55,7 @@ class BacklogCost:
 def build_backlog(path: Path, readings: int, records_per_message: int) -> None:
     """Commit ``readings`` location fixes from ``DEVICES`` bracelets into a fresh buffer."""
     buffer = Buffer.open(path, cap_bytes=1 << 40, synchronous="normal")
+    registry = Registry({f"br-{d + 1:06d}": DeviceKind.bracelet for d in range(DEVICES)})
     try:
         messages = readings // records_per_message
         now_ms = time.time_ns() // 1_000_000
@@ -64,8 +66,9 @@ def build_backlog(path: Path, readings: int, records_per_message: int) -> None:
             first_seq = (n // DEVICES) * records_per_message
             channel, payload = encode_records(1, first_seq, records_per_message, ts)
             name = "batch" if channel == "up/batch" else "telemetry"
-            verdict = Accepted(device_id, name, Lane.TELEMETRY, records_per_message)
-            group.append(Incoming(topic(device_id, name), payload, now_ms, verdict))
+            name_of = topic(device_id, name)
+            verdict = classify(name_of, payload, registry, now_ms / 1000)
+            group.append(Incoming(name_of, payload, now_ms, verdict))
             if len(group) == GROUP:
                 buffer.commit(group)
                 group = []

@@ -68,7 +68,9 @@ class StubState:
     downlink_acks: list[str] = field(default_factory=list)
     quarantine: dict[int, dict[str, Any]] = field(default_factory=dict)  # uploads by entry id
     quarantine_uploads: int = 0
+    quarantine_refused: set[int] = field(default_factory=set)  # uploads holding these: 422
     max_readings: int | None = None  # larger batches are answered 413
+    unanswered: int = 0  # the next batches are stored, and the answer held back
 
 
 class CloudStub:
@@ -112,8 +114,10 @@ class CloudStub:
                 connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join()
-        self._server = None
-        self._thread = None
+        with self._lock:
+            self._server = None
+            self._thread = None
+            self._lock.notify_all()  # answers held back are let go, into closed connections
 
     down = stop  # connection refused from now on
     up = start
@@ -124,6 +128,17 @@ class CloudStub:
         """The next ingest requests get these (status, Retry-After) answers, in order."""
         with self._lock:
             self.state.scripted.extend(answers)
+
+    def store_without_answering(self, count: int = 1) -> None:
+        """Store the next ``count`` new batches, then hold each answer back until the stub
+        goes down: the gateway cannot know whether they were stored."""
+        with self._lock:
+            self.state.unanswered += count
+
+    def refuse_quarantine_entry(self, entry_id: int) -> None:
+        """Answer 422 to any quarantine upload that holds this entry."""
+        with self._lock:
+            self.state.quarantine_refused.add(entry_id)
 
     def refuse_larger_than(self, readings: int) -> None:
         """From now on, answer 413 to a batch of more than ``readings`` readings."""
@@ -193,6 +208,10 @@ class CloudStub:
             }
             state.batches[batch.batch_id] = answer
             self._lock.notify_all()
+            if state.unanswered:
+                state.unanswered -= 1
+                server = self._server
+                self._lock.wait_for(lambda: self._server is not server)  # until down()
         return 200, {}, json.dumps(answer).encode()
 
     def _store(self, batch_index: int, device_id: str, channel: str, message: Message) -> None:
@@ -210,6 +229,10 @@ class CloudStub:
         if document.get("gateway_id") != self.gateway_id:
             return 403, {}, b'{"detail": "another gateway"}'
         with self._lock:
+            self.state.quarantine_uploads += 1
+            if any(entry["id"] in self.state.quarantine_refused for entry in document["entries"]):
+                self._lock.notify_all()
+                return 422, {}, b'{"detail": "an entry the cloud cannot take"}'
             stored = duplicates = 0
             for entry in document["entries"]:
                 if entry["id"] in self.state.quarantine:
@@ -217,7 +240,6 @@ class CloudStub:
                 else:
                     self.state.quarantine[entry["id"]] = entry
                     stored += 1
-            self.state.quarantine_uploads += 1
             self._lock.notify_all()
         return 200, {}, json.dumps({"stored": stored, "duplicates": duplicates}).encode()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from edge_support import TS, event, fix
 
+import edge.buffer
 from core.codec import encode
 from core.errors import CONFLICTING_RECORD, IMPLAUSIBLE_TIME
 from core.messages import Batch, LocationFix
@@ -459,3 +460,24 @@ def test_the_upload_mark_moves_only_forward_and_counts_what_is_left(buffer: Buff
     assert [len(e.payload) for e in buffer.quarantine_to_upload(10)] == [3, 4, 5]
     assert buffer.stats().quarantine_not_uploaded == 3
     assert buffer.stats().quarantined_total == 5
+
+
+def test_record_keys_are_kept_for_a_bounded_window_of_the_newest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(edge.buffer, "RECORDS_KEPT", 10)
+    monkeypatch.setattr(edge.buffer, "_PRUNE_EVERY", 2)
+    path = tmp_path / "buffer.sqlite3"
+    opened = Buffer.open(path, cap_bytes=10**9)
+    try:
+        for seq in range(30):
+            opened.commit([arriving("telemetry", fix(seq))])
+        with closing(sqlite3.connect(path)) as db:
+            kept = [row[0] for row in db.execute("SELECT seq FROM record ORDER BY seq")]
+        assert 10 <= len(kept) <= 12
+        assert kept[-1] == 29
+        # Within the window a conflict is found; past it, the cloud's check is the one.
+        assert opened.commit([arriving("telemetry", moved_fix(29))]).quarantined
+        assert not opened.commit([arriving("telemetry", moved_fix(0))]).quarantined
+    finally:
+        opened.close()

@@ -164,3 +164,34 @@ def test_a_minute_without_the_cloud(
     last_event_batch = max(arrivals[k].batch_index for k in outage_events)
     first_fix_batch = min(arrivals[k].batch_index for k in outage_fixes)
     assert last_event_batch <= first_fix_batch
+
+
+def test_a_batch_that_may_have_been_stored_is_sent_again_as_it_is_never_re_planned(
+    tmp_path: Path, broker: MosquittoServer, cloud: CloudStub, fleet: Fleet
+) -> None:
+    """The cloud stores a batch and goes away before answering; the gateway's next tries
+    are refused. The batch must then be sent again under its id (answered as a duplicate),
+    not released and re-planned under a new id, which would store its records twice."""
+    settings = gateway_settings(tmp_path, broker, cloud.url, backoff_max_s=0.5)
+    device = BRACELETS[0]
+    fleet.connect((device,))
+    cloud.store_without_answering()
+    with running_gateway(settings):
+        for seq in range(5):
+            fleet.publish(device, "telemetry", fix(seq))
+        fleet.wait_sent()
+        assert cloud.wait_for(lambda s: len(s.stored) == 5, 20)
+        [first_batch] = cloud.read(lambda s: list(s.batches))
+        cloud.down()  # the answer is lost with the connection
+        time.sleep(2.0)  # several tries, all refused
+        for seq in range(5, 8):
+            fleet.publish(device, "telemetry", fix(seq))
+        fleet.wait_sent()
+        cloud.up()
+        assert cloud.wait_for(lambda s: len(s.stored) == 8, 30)
+        assert cloud.wait_for(lambda s: sum(a.batch_id == first_batch for a in s.attempts) >= 2, 10)
+
+    assert max(cloud.read(lambda s: dict(s.stored)).values()) == 1
+    attempts = cloud.read(lambda s: [a.batch_id for a in s.attempts])
+    assert attempts[0] == first_batch
+    assert attempts[1] == first_batch  # the first answered attempt after the outage

@@ -3,9 +3,11 @@ heartbeat, metrics, downlink, shutdown."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -108,7 +110,7 @@ def test_every_message_reaches_the_cloud_exactly_once(
 def test_bad_messages_are_quarantined_with_their_reason(
     tmp_path: Path, broker: MosquittoServer, cloud: CloudStub, fleet: Fleet
 ) -> None:
-    settings = gateway_settings(tmp_path, broker, cloud.url)
+    settings = gateway_settings(tmp_path, broker, cloud.url, quarantine_upload_interval_s=0.2)
     device = BRACELETS[0]
     bad = {
         "not_cbor": ("telemetry", b"\xff\x00\x01"),
@@ -126,12 +128,19 @@ def test_bad_messages_are_quarantined_with_their_reason(
         fleet.publish(device, "telemetry", fix(10))  # and a good one
         fleet.wait_sent()
         assert cloud.wait_for(lambda s: (device, 1, 10) in s.stored, 20)
+        assert cloud.wait_for(lambda s: len(s.quarantine) == len(bad) + 1, 20)
         text = metrics_text(gateway.metrics_port)
 
     expected_codes = {*bad, "unknown_device"}
     for code in expected_codes:
         assert f'fieldwatch_edge_messages_quarantined_total{{reason="{code}"}} 1.0' in text
     assert cloud.read(lambda s: set(s.stored)) == {(device, 1, 10)}
+    # Every refused message reaches the cloud's quarantine too, bytes and reason intact.
+    uploaded = cloud.read(lambda s: {e["code"]: e for e in s.quarantine.values()})
+    assert set(uploaded) == expected_codes
+    assert base64.b64decode(uploaded["not_cbor"]["payload_b64"]) == b"\xff\x00\x01"
+    assert uploaded["unknown_device"]["device_id"] == STRANGER
+    assert uploaded["wrong_device_kind"]["reason"].startswith("wrong_device_kind: a bracelet")
 
     config_file = tmp_path / "edge.toml"
     config_file.write_text(settings_toml(settings))
@@ -240,3 +249,27 @@ def test_a_stopped_gateway_keeps_what_it_could_not_forward_and_loses_nothing(
         assert cloud.wait_for(lambda s: len(s.stored) == 60, 30)
     assert cloud.read(lambda s: sorted(s.stored)) == [(device, 1, n) for n in range(60)]
     assert cloud.read(lambda s: max(s.stored.values())) == 1
+
+
+def test_a_quarantine_entry_the_cloud_cannot_take_stays_at_the_gateway_and_the_rest_go_on(
+    tmp_path: Path, broker: MosquittoServer, cloud: CloudStub, fleet: Fleet
+) -> None:
+    settings = gateway_settings(tmp_path, broker, cloud.url, quarantine_upload_interval_s=0.2)
+    device = BRACELETS[0]
+    cloud.refuse_quarantine_entry(3)  # the third message the gateway quarantines
+    with running_gateway(settings) as gateway:
+        fleet.connect((device,))
+        for n in range(1, 7):
+            fleet.publish(device, "telemetry", b"\xff" * n)  # not CBOR: quarantined
+        fleet.wait_sent()
+        assert cloud.wait_for(lambda s: len(s.quarantine) == 5, 20)
+        deadline = time.monotonic() + 10
+        while True:  # the mark moves once the answer is read
+            text = metrics_text(gateway.metrics_port)
+            left = metric_value(text, "fieldwatch_edge_quarantine_not_uploaded")
+            if left == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert sorted(cloud.read(lambda s: list(s.quarantine))) == [1, 2, 4, 5, 6]
+    assert metric_value(text, 'fieldwatch_edge_quarantine_uploaded_total{outcome="refused"}') == 1
+    assert metric_value(text, "fieldwatch_edge_quarantine_not_uploaded") == 0
