@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.codec import encode
-from core.messages import LocationFix
+from core.messages import Batch, LocationFix
 from core.receiver import DeviceKind
 from core.topics import topic
 from edge.buffer import Buffer, Incoming, Synchronous
@@ -33,36 +33,49 @@ class BufferRate:
     per_second: float
 
 
-def sample_fixes(count: int, devices: int = 300) -> list[Incoming]:
-    """``count`` distinct GNSS fixes from ``devices`` bracelets, as the committer sees them."""
+def sample_fixes(count: int, devices: int = 300, per_message: int = 1) -> list[Incoming]:
+    """``count`` distinct GNSS fixes from ``devices`` bracelets, as the committer sees them:
+    one a message, or device batches of ``per_message``."""
     now_ms = time.time_ns() // 1_000_000
     now_s = now_ms / 1000
     registry = Registry({f"br-{d:06d}": DeviceKind.bracelet for d in range(devices)})
-    fixes = []
-    for n in range(count):
+    messages = []
+    for n in range(count // per_message):
         device_id = f"br-{n % devices:06d}"
-        payload = encode(
+        first = (n // devices) * per_message
+        fixes = [
             LocationFix(
                 boot=1,
-                seq=n // devices,
-                ts=_TS + n // devices,
-                lat_e7=311234567 + n % 1000,
-                lon_e7=1214567890 - n % 1000,
+                seq=seq,
+                ts=_TS + seq,
+                lat_e7=311234567 + seq % 1000,
+                lon_e7=1214567890 - seq % 1000,
                 accuracy_m=8,
                 source=1,
                 speed_cm_s=120,
             )
-        )
-        name = topic(device_id, "telemetry")
-        fixes.append(Incoming(name, payload, now_ms, classify(name, payload, registry, now_s)))
-    return fixes
+            for seq in range(first, first + per_message)
+        ]
+        if per_message == 1:
+            name, payload = topic(device_id, "telemetry"), encode(fixes[0])
+        else:
+            name, payload = topic(device_id, "batch"), encode(Batch(boot=1, items=fixes))
+        messages.append(Incoming(name, payload, now_ms, classify(name, payload, registry, now_s)))
+    return messages
 
 
 def measure(
-    count: int, rounds: int, group: int, synchronous: Synchronous, folder: Path | None = None
+    count: int,
+    rounds: int,
+    group: int,
+    synchronous: Synchronous,
+    folder: Path | None = None,
+    per_message: int = 1,
 ) -> BufferRate:
-    """Commit ``count`` fixes in groups of ``group``, ``rounds`` times; the median rate."""
-    fixes = sample_fixes(count)
+    """Commit ``count`` fixes (``per_message`` a message) in groups of ``group`` messages,
+    ``rounds`` times; the median rate in readings per second."""
+    fixes = sample_fixes(count, per_message=per_message)
+    count = len(fixes) * per_message
     rates = []
     with tempfile.TemporaryDirectory(prefix="fieldwatch-bench-", dir=folder) as tmp:
         for round_number in range(rounds):
@@ -70,7 +83,7 @@ def measure(
             buffer = Buffer.open(path, cap_bytes=1 << 40, synchronous=synchronous)
             try:
                 started = time.perf_counter()
-                for start in range(0, count, group):
+                for start in range(0, len(fixes), group):
                     buffer.commit(fixes[start : start + group])
                 elapsed = time.perf_counter() - started
             finally:

@@ -150,13 +150,18 @@ def bench_buffer_command(
     folder: Annotated[
         Path | None, typer.Option(help="Where the scratch buffer goes (the disk measured).")
     ] = None,
+    per_message: Annotated[
+        int,
+        typer.Option(min=1, max=256, help="Fixes per message (a device batch if more than 1)."),
+    ] = 1,
 ) -> None:
     """Readings committed per second by the buffer, by commit group size and sync mode."""
-    typer.echo(f"{count} location fixes per round, median of {rounds} rounds")
+    shape = "one a message" if per_message == 1 else f"{per_message} a device batch"
+    typer.echo(f"{count} location fixes per round ({shape}), median of {rounds} rounds")
     for synchronous in ("full", "normal"):
         for group in (1, 100, 1000):
-            n = count if group > 1 else min(count, 5000)
-            rate = bench.measure(n, rounds, group, synchronous, folder)
+            n = count if group > 1 else min(count, 5000 * per_message)
+            rate = bench.measure(n, rounds, group, synchronous, folder, per_message)
             typer.echo(
                 f"  synchronous={rate.synchronous:<6} group={rate.group:<5}"
                 f" {rate.per_second:>10,.0f} readings/s"
