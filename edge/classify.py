@@ -127,7 +127,7 @@ def readings_in(message: Message) -> int:
 
 
 def record_digest(record: Message) -> int:
-    """A stable digest of a record's fields (not of its bytes: the same fields encoded
-    otherwise are the same record), as a non-negative SQLite integer."""
-    text = repr(record.as_dict()).encode()
+    """A stable digest of a record's fields (its wire map, not its bytes: the same fields
+    in another envelope are the same record), as a non-negative SQLite integer."""
+    text = repr(record.to_wire()).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") >> 1
