@@ -100,6 +100,7 @@ def status_command(config: ConfigFileOption = None) -> None:
         "oldest_received_at_ms": stats.oldest_received_at_ms,
         "dropped_total": stats.dropped_total,
         "quarantined_total": stats.quarantined_total,
+        "quarantine_not_uploaded": stats.quarantine_not_uploaded,
         "in_flight_batches": stats.in_flight_batches,
     }
     typer.echo(json.dumps(document, indent=2))
