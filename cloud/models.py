@@ -3,6 +3,7 @@ metadata. Wiring, like ``cloud.api``: no domain imports it."""
 
 from __future__ import annotations
 
+from cloud.console import models as console
 from cloud.db.base import Base
 from cloud.fleet import models as fleet
 from cloud.identity import models as identity
@@ -10,6 +11,6 @@ from cloud.ingest import models as ingest
 from cloud.rivers import models as rivers
 from cloud.supervision import models as supervision
 
-DOMAIN_MODELS = (identity, fleet, ingest, rivers, supervision)
+DOMAIN_MODELS = (identity, fleet, ingest, rivers, supervision, console)
 
 __all__ = ["DOMAIN_MODELS", "Base"]

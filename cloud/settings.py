@@ -56,6 +56,12 @@ class CloudSettings(FieldwatchSettings):
         description="key that signs tokens",
     )
 
+    console_session_ttl_s: int = Field(
+        default=8 * 3600,
+        ge=300,
+        le=7 * 86400,
+        description="how long a console sign-in lasts before the person signs in again",
+    )
     access_token_ttl_s: int = Field(
         default=3600, ge=60, le=86400, description="lifetime of a person's access token"
     )

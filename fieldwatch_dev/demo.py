@@ -274,8 +274,9 @@ def _print_where_to_look(
             [
                 "",
                 "fieldwatch demo is running. Where to look:",
-                f"  cloud API     {cloud.url}/docs   (users {ADMIN} and {CHIEF}; passwords in "
-                f"{folder}/*.password)",
+                f"  console       {cloud.url}/console   (sign in as {ADMIN} or {CHIEF}; "
+                f"passwords in {folder}/*.password)",
+                f"  cloud API     {cloud.url}/docs",
                 f"  gateway       {edge.metrics_url}",
                 f"  MQTT broker   {broker.url}   (each device logs in as itself; ACL on)",
                 f"  InfluxDB      {influx.url}   (database {DATABASE})",

@@ -10,7 +10,8 @@ say() { printf '[deps] %s\n' "$*"; }
 
 # --- Debian packages ------------------------------------------------------
 need=()
-for pkg in mosquitto mosquitto-clients influxdb postgresql; do
+# chromium and a CJK font: the console's pages are tested in a real browser, in Chinese.
+for pkg in mosquitto mosquitto-clients influxdb postgresql chromium fonts-wqy-microhei; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

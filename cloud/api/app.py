@@ -12,10 +12,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
 from cloud import models  # noqa: F401  (every domain's tables on the one metadata)
 from cloud.api import health
+from cloud.console.routes import PREFIX as CONSOLE_PREFIX
+from cloud.console.routes import STATIC as CONSOLE_STATIC
+from cloud.console.routes import router as console_router
 from cloud.errors import (
     AuthenticationError,
     BatchTooLargeError,
@@ -77,6 +81,10 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         rivers_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(console_router)
+    app.mount(
+        f"{CONSOLE_PREFIX}/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static"
+    )
     _add_error_handlers(app, settings)
     return app
 

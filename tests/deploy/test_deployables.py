@@ -322,6 +322,15 @@ def test_the_compose_services_start_and_become_healthy(
             assert connection.execute("SELECT version_num FROM alembic_version").fetchone()
         with urllib.request.urlopen(f"http://127.0.0.1:{cloud_port}/api/v1/health") as answer:
             assert json.load(answer) == {"status": "ok", "influxdb": True, "database": True}
+        # The console's pages and assets come from the installed wheel.
+        with urllib.request.urlopen(f"http://127.0.0.1:{cloud_port}/console/sign-in") as answer:
+            page = answer.read().decode()
+            assert '<form method="post" action="/console/sign-in">' in page
+            assert "Secure" in answer.headers["Set-Cookie"]  # production: HTTPS only
+        css = f"http://127.0.0.1:{cloud_port}/console/static/console.css"
+        with urllib.request.urlopen(css) as answer:
+            assert answer.status == 200
+            assert b"--accent" in answer.read()
 
         # The operator registers the gateway and hands its token to the edge (.env).
         gateway_id = service_environment(compose, "edge", {**variables, GATEWAY_TOKEN: "-"})[

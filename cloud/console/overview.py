@@ -1,0 +1,71 @@
+"""What the overview page counts, each in one aggregate query filtered by the policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from cloud.fleet import policy as fleet_policy
+from cloud.fleet.models import Device, Gateway
+from cloud.fleet.presence import DeviceStatus, device_status, gateway_alive, latest
+from cloud.identity.policy import sees_everything
+from cloud.identity.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayLine:
+    id: str
+    alive: bool
+    last_contact: datetime | None
+    backlog: int | None  # messages buffered at its last heartbeat
+    oldest_buffered_age_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    devices: Counter[DeviceStatus]
+    gateways: list[GatewayLine] | None  # None: not this person's to see
+
+    @property
+    def device_total(self) -> int:
+        return sum(self.devices.values())
+
+
+def overview(session: Session, principal: Principal, now: datetime, silent_s: int) -> Overview:
+    """Devices by status among those this person may see; gateways, for those who see all."""
+    devices: Counter[DeviceStatus] = Counter()
+    if fleet_policy.may_list_devices(principal):
+        cutoff = now - timedelta(seconds=silent_s)
+        alive = and_(
+            Gateway.id.is_not(None),
+            or_(Gateway.last_heartbeat_at >= cutoff, Gateway.last_batch_at >= cutoff),
+        )
+        rows = session.execute(
+            select(alive.label("alive"), Device.presence, func.count())
+            .select_from(Device)
+            .outerjoin(Gateway, Gateway.id == Device.gateway_id)
+            .where(fleet_policy.visible_devices(principal))
+            .group_by(alive, Device.presence)
+        )
+        for is_alive, presence, count in rows:
+            contact = now if is_alive else None
+            devices[device_status(presence, contact, now, silent_s)] += int(count)
+    gateways = None
+    if sees_everything(principal):
+        gateways = []
+        for gateway in session.scalars(select(Gateway).order_by(Gateway.id)):
+            contact = latest(gateway.last_heartbeat_at, gateway.last_batch_at)
+            gateways.append(
+                GatewayLine(
+                    gateway.id,
+                    gateway_alive(contact, now, silent_s),
+                    contact,
+                    gateway.buffer_depth,
+                    gateway.oldest_buffered_age_s,
+                )
+            )
+    return Overview(devices, gateways)
