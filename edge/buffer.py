@@ -216,7 +216,6 @@ class Buffer:
 
     def _prepare(self) -> None:
         # executescript commits any open transaction, so the schema goes first, on its own.
-        self._drop_early_record_table()
         self._db.executescript(_SCHEMA)
         with self._write():
             self._add_readings_column()
@@ -233,13 +232,6 @@ class Buffer:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES (?, 0)",
                 ((name,) for name in _COUNTERS),
             )
-
-    def _drop_early_record_table(self) -> None:
-        """A file made by a development build between two releases has a ``record`` table
-        without ``n``: it is only a window of memory, so it starts again empty."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(record)")}
-        if columns and "n" not in columns:
-            self._db.execute("DROP TABLE record")
 
     def _add_readings_column(self) -> None:
         """Files made before ``message.readings`` existed get it, with the readings of

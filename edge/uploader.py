@@ -49,18 +49,19 @@ def entry_document(entry: QuarantineEntry) -> dict[str, Any]:
     }
 
 
-def upload_body(gateway_id: str, documents: Sequence[dict[str, Any]]) -> bytes:
-    return json.dumps({"gateway_id": gateway_id, "entries": list(documents)}).encode()
+def upload_body(gateway_id: str, entries: Sequence[str]) -> bytes:
+    """The request's JSON from entries already serialised (``json.dumps`` of each)."""
+    return f'{{"gateway_id": {json.dumps(gateway_id)}, "entries": [{", ".join(entries)}]}}'.encode()
 
 
-def fit(documents: Sequence[dict[str, Any]], max_bytes: int = MAX_BODY_BYTES) -> int:
-    """How many of the first documents make a body within ``max_bytes`` (0 when the first
-    alone is too big)."""
-    size = len(upload_body("", []))
+def fit(entries: Sequence[str], gateway_id: str, max_bytes: int = MAX_BODY_BYTES) -> int:
+    """How many of the first serialised entries make a body within ``max_bytes`` (0 when
+    the first alone is too big)."""
+    size = len(upload_body(gateway_id, []))
     count = 0
-    for document in documents:
-        size += len(json.dumps(document)) + 2  # the separator and the id's room
-        if size + 64 > max_bytes:  # 64: room for the gateway id
+    for entry in entries:
+        size += len(entry) + (2 if count else 0)  # and the ", " before it
+        if size > max_bytes:
             break
         count += 1
     return count
@@ -101,13 +102,15 @@ class QuarantineUploader:
         if not entries:
             self._limit = MAX_ENTRIES
             return self._interval_s
-        documents = [entry_document(e) for e in entries]
-        count = fit(documents)
+        serialised = [json.dumps(entry_document(e)) for e in entries]
+        count = fit(serialised, self._gateway_id)
         if count == 0:
             self._refused(entries[0], f"{len(entries[0].payload)} bytes: over an upload's limit")
             return 0.0
         try:
-            answer = self._cloud.upload_quarantine(upload_body(self._gateway_id, documents[:count]))
+            answer = self._cloud.upload_quarantine(
+                upload_body(self._gateway_id, serialised[:count])
+            )
         except CloudRequestError as exc:
             if exc.status in REFUSED_STATUSES:
                 if count == 1:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.fleet import policy as fleet_policy
 from cloud.fleet.models import Device, Gateway
-from cloud.fleet.presence import DeviceStatus, device_status, gateway_alive, latest
+from cloud.fleet.presence import DeviceStatus, gateway_alive, latest, status_from
 from cloud.identity.policy import sees_everything
 from cloud.identity.principal import Principal
 
@@ -52,8 +52,7 @@ def overview(session: Session, principal: Principal, now: datetime, silent_s: in
             .group_by(alive, Device.presence)
         )
         for is_alive, presence, count in rows:
-            contact = now if is_alive else None
-            devices[device_status(presence, contact, now, silent_s)] += int(count)
+            devices[status_from(presence, bool(is_alive))] += int(count)
     gateways = None
     if sees_everything(principal):
         gateways = []

@@ -10,11 +10,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import jinja2
-from fastapi import APIRouter, Cookie, Request
+from fastapi import APIRouter, Cookie, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -23,8 +23,8 @@ from cloud.console.overview import overview
 from cloud.console.sessions import COOKIE, SignedIn
 from cloud.errors import AuthenticationError
 from cloud.fleet.presence import DeviceStatus
+from cloud.identity.deps import principal_for
 from cloud.identity.models import Role
-from cloud.identity.principal import Grant, GrantQuery, Principal, principal_of
 from cloud.identity.service import check_login
 from cloud.web.deps import NowDep, RuntimeDep, SessionDep
 from cloud.web.runtime import Runtime
@@ -100,10 +100,14 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def _principal(request: Request, signed_in: SignedIn) -> Principal:
-    grant_queries = cast(Mapping[Grant, GrantQuery], request.app.state.grant_queries)
-    user = signed_in.user
-    return principal_of(user.id, user.username, Role(user.role), grant_queries)
+def current_sign_in(
+    session: SessionDep, now: NowDep, token: SessionCookie = None
+) -> SignedIn | None:
+    """The live session behind the request's cookie, if any."""
+    return sessions.find_session(session, token, now)
+
+
+SignInDep = Annotated[SignedIn | None, Depends(current_sign_in)]
 
 
 def _sign_in_page(
@@ -134,13 +138,12 @@ def home(
     session: SessionDep,
     runtime: RuntimeDep,
     now: NowDep,
-    token: SessionCookie = None,
+    signed_in: SignInDep,
 ) -> Response:
     """The overview, for a signed-in person; otherwise the sign-in page."""
-    signed_in = sessions.find_session(session, token, now)
     if signed_in is None:
         return _to(f"{PREFIX}/sign-in")
-    principal = _principal(request, signed_in)
+    principal = principal_for(request, signed_in.user)
     summary = overview(session, principal, now, runtime.settings.gateway_silent_after_s)
     return _page(
         request,
@@ -158,14 +161,8 @@ def home(
 
 
 @router.get("/sign-in", response_model=None)
-def sign_in_form(
-    request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    now: NowDep,
-    token: SessionCookie = None,
-) -> Response:
-    if sessions.find_session(session, token, now) is not None:
+def sign_in_form(request: Request, runtime: RuntimeDep, signed_in: SignInDep) -> Response:
+    if signed_in is not None:
         return _to(PREFIX)
     return _sign_in_page(request, runtime)
 
@@ -210,9 +207,8 @@ async def sign_in(
 
 @router.post("/sign-out", response_model=None)
 async def sign_out(
-    request: Request, session: SessionDep, now: NowDep, token: SessionCookie = None
+    request: Request, session: SessionDep, now: NowDep, signed_in: SignInDep
 ) -> Response:
-    signed_in = sessions.find_session(session, token, now)
     if signed_in is not None:
         form = await _form(request)
         if not sessions.csrf_matches(signed_in, form.get("csrf_token")):

@@ -25,7 +25,12 @@ def device_status(
     silent_after_s: int,
 ) -> DeviceStatus:
     """``gateway_unreachable`` wins: a silent gateway says nothing about its devices."""
-    if not gateway_alive(gateway_last_contact, now, silent_after_s):
+    return status_from(presence, gateway_alive(gateway_last_contact, now, silent_after_s))
+
+
+def status_from(presence: str | None, gateway_is_alive: bool) -> DeviceStatus:
+    """A device's status from its own word and whether its gateway is alive."""
+    if not gateway_is_alive:
         return DeviceStatus.gateway_unreachable
     if presence == "online":
         return DeviceStatus.online

@@ -12,7 +12,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cloud.identity.models import Role
+from cloud.identity.models import Role, User
 from cloud.identity.principal import Grant, GrantQuery, Principal, principal_of
 from cloud.identity.service import active_user
 from cloud.identity.tokens import read_access_token
@@ -33,7 +33,11 @@ def current_principal(
 ) -> Principal:
     secret = runtime.settings.secret_key.get_secret_value()
     claims = read_access_token(secret, bearer_token(credentials), runtime.clock())
-    user = active_user(session, claims.user_id)
+    return principal_for(request, active_user(session, claims.user_id))
+
+
+def principal_for(request: Request, user: User) -> Principal:
+    """The principal of a signed-in user, with the grants the app is wired with."""
     grant_queries = cast(Mapping[Grant, GrantQuery], request.app.state.grant_queries)
     return principal_of(user.id, user.username, Role(user.role), grant_queries)
 
