@@ -154,10 +154,12 @@ def add_site_command(
     site_id: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Option()],
     river: Annotated[str, typer.Option()],
+    lat: Annotated[float | None, typer.Option(help="WGS-84 latitude, degrees")] = None,
+    lon: Annotated[float | None, typer.Option(help="WGS-84 longitude, degrees")] = None,
     config: ConfigFileOption = None,
 ) -> None:
-    """Add a river monitoring site."""
-    _run(config, lambda s, _now: rivers.add_site(s, site_id, name, river))
+    """Add a river monitoring site (with --lat and --lon it is drawn on the console's map)."""
+    _run(config, lambda s, _now: rivers.add_site(s, site_id, name, river, lat, lon))
     typer.echo(f"site {site_id} added")
 
 

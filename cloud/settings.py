@@ -7,8 +7,9 @@ Built once at start-up by the service's wiring code, with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Self
-from urllib.parse import unquote
+from typing import Annotated, Any, ClassVar, Literal, Self
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyUrl, Field, HttpUrl, SecretStr, UrlConstraints, model_validator
 
@@ -62,6 +63,29 @@ class CloudSettings(FieldwatchSettings):
         le=7 * 86400,
         description="how long a console sign-in lasts before the person signs in again",
     )
+    console_language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN", description="the console's language until a person chooses another"
+    )
+    console_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone the console shows times in (they are stored in UTC)",
+    )
+    console_tile_url: str | None = Field(
+        default=None,
+        description="map tiles as a Leaflet URL template ({z}/{x}/{y}, optionally {s}); "
+        "unset: no tiles, a plain background under the vector layers",
+    )
+    console_tile_datum: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84",
+        description="datum of the tiles: wgs84 (also CGCS2000, e.g. Tianditu) or gcj02 "
+        "(positions are shifted to draw, and drawn shapes shifted back before storing)",
+    )
+    console_tile_subdomains: str = Field(
+        default="abc", description="letters or digits that {s} in console_tile_url takes"
+    )
+    console_tile_attribution: str = Field(
+        default="", max_length=300, description="credit shown on the map for the tiles"
+    )
     access_token_ttl_s: int = Field(
         default=3600, ge=60, le=86400, description="lifetime of a person's access token"
     )
@@ -85,6 +109,31 @@ class CloudSettings(FieldwatchSettings):
         if (self.influx_username is None) != (self.influx_password is None):
             raise ValueError("influx_username and influx_password go together: set both or neither")
         return self
+
+    @model_validator(mode="after")
+    def _console_checks(self) -> Self:
+        try:
+            ZoneInfo(self.console_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"console_timezone {self.console_timezone!r} is not a time zone"
+            ) from exc
+        if self.console_tile_url is not None:
+            parts = urlsplit(self.console_tile_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("console_tile_url must be an http(s) URL template")
+            if not all(key in self.console_tile_url for key in ("{z}", "{x}", "{y}")):
+                raise ValueError("console_tile_url must hold {z}, {x} and {y}")
+        return self
+
+    @property
+    def console_tile_origin(self) -> str | None:
+        """Where tiles come from, as a Content-Security-Policy source (``{s}`` -> ``*``)."""
+        if self.console_tile_url is None:
+            return None
+        parts = urlsplit(self.console_tile_url)
+        labels = ["*" if "{s}" in label else label for label in parts.netloc.split(".")]
+        return f"{parts.scheme}://{'.'.join(labels)}"
 
     @property
     def sqlite_path(self) -> Path | None:

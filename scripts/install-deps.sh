@@ -62,3 +62,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing node packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# --- the console's browser assets (from node_modules into the package) -------
+if [ ! -f cloud/console/static/vendor/assets.json ] \
+   || [ package-lock.json -nt cloud/console/static/vendor/assets.json ] \
+   || [ scripts/vendor-console-assets.mjs -nt cloud/console/static/vendor/assets.json ]; then
+  node scripts/vendor-console-assets.mjs
+fi

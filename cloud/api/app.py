@@ -11,15 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from cloud import models  # noqa: F401  (every domain's tables on the one metadata)
 from cloud.api import health
-from cloud.console.routes import PREFIX as CONSOLE_PREFIX
-from cloud.console.routes import STATIC as CONSOLE_STATIC
-from cloud.console.routes import router as console_router
+from cloud.console.mount import error_page, is_console, mount_console
 from cloud.errors import (
     AuthenticationError,
     BatchTooLargeError,
@@ -59,6 +56,7 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         except StorageUnavailableError as exc:
             # Not fatal: the first write creates them (InfluxStore.write).
             log.warning("InfluxDB schema not checked at start-up: %s", exc)
+        runtime.changes.start()
         app.state.runtime = runtime
         try:
             yield
@@ -81,10 +79,7 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         rivers_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(console_router)
-    app.mount(
-        f"{CONSOLE_PREFIX}/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static"
-    )
+    mount_console(app)
     _add_error_handlers(app, settings)
     return app
 
@@ -92,43 +87,49 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
 def _add_error_handlers(app: FastAPI, settings: CloudSettings) -> None:
     retry_after = {"Retry-After": str(settings.retry_after_s)}
 
-    def answer(status: int, exc: Exception, headers: dict[str, str] | None = None) -> JSONResponse:
+    def answer(
+        request: Request, status: int, exc: Exception, headers: dict[str, str] | None = None
+    ) -> Response:
+        if is_console(request):
+            return error_page(request, status, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
-    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> Response:
         log.warning("store unavailable: %s", exc)
-        return answer(503, exc, retry_after)
+        return answer(request, 503, exc, retry_after)
 
-    async def database_down(_request: Request, exc: Exception) -> JSONResponse:
+    async def database_down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc)
+        if is_console(request):
+            return error_page(request, 503, "the database is unavailable")
         return JSONResponse(
             {"detail": "the database is unavailable"}, status_code=503, headers=retry_after
         )
 
-    async def unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(401, exc, {"WWW-Authenticate": "Bearer"})
+    async def unauthenticated(request: Request, exc: Exception) -> Response:
+        return answer(request, 401, exc, {"WWW-Authenticate": "Bearer"})
 
-    async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(403, exc)
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        return answer(request, 403, exc)
 
-    async def not_found(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(404, exc)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return answer(request, 404, exc)
 
-    async def conflict(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(409, exc)
+    async def conflict(request: Request, exc: Exception) -> Response:
+        return answer(request, 409, exc)
 
-    async def bad_batch(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(400, exc)
+    async def bad_batch(request: Request, exc: Exception) -> Response:
+        return answer(request, 400, exc)
 
-    async def too_large(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(413, exc)
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return answer(request, 413, exc)
 
-    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
-        return answer(422, exc)
+    async def invalid(request: Request, exc: Exception) -> Response:
+        return answer(request, 422, exc)
 
-    async def storage_bug(_request: Request, exc: Exception) -> JSONResponse:
+    async def storage_bug(request: Request, exc: Exception) -> Response:
         log.error("InfluxDB refused a request: %s", exc)
-        return answer(500, exc)
+        return answer(request, 500, exc)
 
     app.add_exception_handler(StorageUnavailableError, unavailable)
     app.add_exception_handler(OperationalError, database_down)

@@ -83,6 +83,8 @@ def end_session(session: Session, session_id: int, now: datetime) -> None:
 
 def csrf_matches(signed_in: SignedIn, submitted: str | None) -> bool:
     """Whether a form's CSRF token is this session's (compared in constant time)."""
-    return submitted is not None and hmac.compare_digest(
-        signed_in.csrf_token.encode(), submitted.encode()
-    )
+    return csrf_token_matches(signed_in.csrf_token, submitted)
+
+
+def csrf_token_matches(expected: str, submitted: str | None) -> bool:
+    return submitted is not None and hmac.compare_digest(expected.encode(), submitted.encode())

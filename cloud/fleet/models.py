@@ -69,6 +69,8 @@ class Device(Base):
     battery_pct: Mapped[int | None] = mapped_column(Integer)
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_lon: Mapped[float | None] = mapped_column(Float)
+    last_accuracy_m: Mapped[int | None] = mapped_column(Integer)
+    last_fix_ts: Mapped[int | None] = mapped_column(BigInteger)  # device time of that fix, s
     # Records held back from the evidence (core.evidence): how many, and the latest.
     held_implausible_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     held_conflicting: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -118,6 +118,17 @@ def add_device(
     return device
 
 
+def place_at_site(session: Session, device_id: str, site_id: str | None) -> Device:
+    """Put a river station at a site (the rivers domain has found it), or take it away."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFoundError(f"no device {device_id}")
+    if site_id is not None and device.kind == DeviceKind.bracelet:
+        raise InvalidRequestError(f"{device_id} is a bracelet; only stations go to sites")
+    device.site_id = site_id
+    return device
+
+
 def lock_devices(session: Session, device_ids: Iterable[str]) -> dict[str, Device]:
     """These devices' rows, locked for the transaction (PostgreSQL), in id order."""
     query = select(Device).where(Device.id.in_(sorted(set(device_ids)))).order_by(Device.id)
@@ -149,6 +160,7 @@ def apply_records(device: Device, records: Iterable[Record], now: datetime) -> N
         latest["last_record_ts"] = record.ts
         if isinstance(record, LocationFix):
             latest["last_lat"], latest["last_lon"] = record.lat, record.lon
+            latest["last_accuracy_m"], latest["last_fix_ts"] = record.accuracy_m, record.ts
         elif isinstance(record, Health) or (
             isinstance(record, Event) and record.battery_pct is not None
         ):

@@ -61,7 +61,9 @@ async def ingest(
         raise PermissionDeniedError(
             f"the token belongs to gateway {gateway.id}, not {batch.gateway_id}"
         )
-    service = IngestService(runtime.sessions, runtime.influx, runtime.settings.late_after_s)
+    service = IngestService(
+        runtime.sessions, runtime.influx, runtime.settings.late_after_s, runtime.changes
+    )
     report = await run_in_threadpool(service.ingest, gateway.id, batch, now)
     return IngestAnswer(
         batch_id=report.batch_id,

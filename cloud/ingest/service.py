@@ -49,7 +49,11 @@ from cloud.timeseries.influx import InfluxStore, Series
 from cloud.timeseries.points import Record
 from cloud.timeseries.queries import stored_points_statement
 from cloud.timeseries.schema import MEASUREMENT_BY_KIND, NS_PER_S
+from cloud.web.changes import ChangeFeed
 from core.forwarding import ForwardBatch
+
+# The change-feed topic of devices whose latest state or history changed.
+DEVICES_CHANGED = "devices"
 
 # Candidates of one device and measurement closer than this share one InfluxDB query.
 _LOOKUP_SPAN_NS = 3600 * NS_PER_S
@@ -73,10 +77,12 @@ class IngestService:
         sessions: sessionmaker[Session],
         influx: InfluxStore,
         late_after_s: int,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self._sessions = sessions
         self._influx = influx
         self._late_after_s = late_after_s
+        self._changes = changes
 
     def ingest(self, gateway_id: str, batch: ForwardBatch, now: datetime) -> IngestReport:
         """Store a batch; raises StorageUnavailableError (nothing recorded) when InfluxDB fails."""
@@ -103,6 +109,8 @@ class IngestService:
                 self._influx.write(plan.points)
                 accepted = accepted_messages(plan, decoded)
                 _record(session, gateway_id, batch, plan, accepted, devices, received, now)
+                if self._changes is not None:
+                    self._changes.publish(session, DEVICES_CHANGED, _changed_devices(plan))
         except IntegrityError:
             # The same batch, sent twice at once, was committed by the other request.
             with self._sessions() as session:
@@ -111,6 +119,11 @@ class IngestService:
                     raise
                 return _report_of(stored)
         return IngestReport(batch.batch_id, accepted, False, tuple(plan.answer_rejections()))
+
+
+def _changed_devices(plan: BatchPlan) -> set[str]:
+    """Devices whose shown state a batch may have changed: new records or a status."""
+    return {r.device_id for r in plan.records} | {s.device_id for s in plan.statuses}
 
 
 Query = Callable[[str, Mapping[str, Any] | None], list[Series]]

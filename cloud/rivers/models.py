@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base
@@ -16,6 +16,9 @@ class RiverSite(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     river: Mapped[str] = mapped_column(String(128))
+    # Where it is, WGS-84 degrees; None until known (the site is then not on the map).
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
 
 
 class SiteAssignment(Base):

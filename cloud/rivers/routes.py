@@ -42,7 +42,14 @@ def list_sites(principal: PrincipalDep, session: SessionDep) -> list[SiteOut]:
     visible = policy.visible_sites(principal)
     stations = _stations_by_site(session, visible)
     return [
-        SiteOut(id=site.id, name=site.name, river=site.river, device_ids=stations[site.id])
+        SiteOut(
+            id=site.id,
+            name=site.name,
+            river=site.river,
+            lat=site.lat,
+            lon=site.lon,
+            device_ids=stations[site.id],
+        )
         for site in session.scalars(select(RiverSite).where(visible).order_by(RiverSite.id))
     ]
 

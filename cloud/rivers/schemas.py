@@ -11,6 +11,8 @@ class SiteOut(BaseModel):
     id: str
     name: str
     river: str
+    lat: float | None = Field(description="WGS-84 degrees; null until the site's place is known")
+    lon: float | None
     device_ids: list[str]
 
 

@@ -11,11 +11,23 @@ from cloud.rivers.models import RiverSite, SiteAssignment
 from cloud.web.fields import check_id
 
 
-def add_site(session: Session, site_id: str, name: str, river: str) -> RiverSite:
+def add_site(
+    session: Session,
+    site_id: str,
+    name: str,
+    river: str,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> RiverSite:
+    """A new site; its place (WGS-84 degrees) may be given now or never."""
     check_id(site_id, "site")
     if session.get(RiverSite, site_id) is not None:
         raise ConflictError(f"site {site_id} exists")
-    site = RiverSite(id=site_id, name=name, river=river)
+    if (lat is None) != (lon is None):
+        raise InvalidRequestError("a site's lat and lon go together: give both or neither")
+    if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidRequestError(f"({lat}, {lon}) is not a WGS-84 position")
+    site = RiverSite(id=site_id, name=name, river=river, lat=lat, lon=lon)
     session.add(site)
     session.flush()
     return site

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.db.engine import make_engine, make_sessions
 from cloud.settings import CloudSettings
 from cloud.timeseries.influx import InfluxStore
+from cloud.web.changes import ChangeFeed
 
 Clock = Callable[[], datetime]
 
@@ -22,13 +23,14 @@ def utc_now() -> datetime:
 
 @dataclass
 class Runtime:
-    """Settings, the relational store, InfluxDB and the clock of one running service."""
+    """Settings, the relational store, InfluxDB, the clock and the change feed of one service."""
 
     settings: CloudSettings
     engine: Engine
     sessions: sessionmaker[Session]
     influx: InfluxStore
     clock: Clock
+    changes: ChangeFeed
 
     @classmethod
     def build(cls, settings: CloudSettings, clock: Clock = utc_now) -> Runtime:
@@ -41,8 +43,9 @@ class Runtime:
             password=password.get_secret_value() if password is not None else None,
             timeout_s=settings.influx_timeout_s,
         )
-        return cls(settings, engine, make_sessions(engine), influx, clock)
+        return cls(settings, engine, make_sessions(engine), influx, clock, ChangeFeed(engine))
 
     def close(self) -> None:
+        self.changes.stop()
         self.influx.close()
         self.engine.dispose()

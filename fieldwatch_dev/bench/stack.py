@@ -124,8 +124,10 @@ class Stack:
         gateway: GatewayTuning | None = None,
         broker: BrokerEndpoint | None = None,
         influx: InfluxEndpoint | None = None,
+        cloud_settings: Mapping[str, object] | None = None,
     ) -> None:
         self.folder = folder
+        self._cloud_settings = dict(cloud_settings or {})
         self.devices = dict(devices)
         self.broker = bench_broker(folder / "mosquitto") if broker is None else None
         self.influx = InfluxServer(folder / "influxdb") if influx is None else None
@@ -164,6 +166,7 @@ class Stack:
             "database_url": database_url,
             "log_level": "WARNING",
             **self.influx_endpoint.cloud_settings(),
+            **self._cloud_settings,
         }
         cloud = self.cloud = CloudServer(cloud_folder, settings)
         try:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from console_support import CHROMIUM, GATEWAY, PASSWORD, Console
+from field_support import Field, field_devices, populate
 from playwright.sync_api import Browser, Page, sync_playwright
 
 import cloud.models  # noqa: F401  (every table, so the mappers resolve their foreign keys)
@@ -18,6 +19,7 @@ from cloud.identity.service import add_user
 from cloud.rivers.service import add_site, assign_site
 from core.receiver import DeviceKind
 from fieldwatch_dev.bench.endpoints import InfluxEndpoint
+from fieldwatch_dev.bench.stack import Stack
 from fieldwatch_dev.local import InfluxServer
 from fieldwatch_dev.local.fieldwatch_parts import CloudServer
 
@@ -70,6 +72,22 @@ def console(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) ->
         yield Console(server.url, server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def field(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> Iterator[Field]:
+    """Broker, gateway, cloud and InfluxDB with the field's people, sites and devices.
+
+    Module-scoped: a test module publishes with its own devices' sequence numbers
+    (``Field.seq``), and each module gets a fresh cloud and database.
+    """
+    folder = tmp_path_factory.mktemp("console-field")
+    influx = InfluxEndpoint(influxdb.url).with_database(f"field_{folder.name.replace('-', '_')}")
+    with Stack(folder, field_devices(), influx=influx) as stack:
+        assert stack.cloud is not None
+        database_url = f"sqlite:///{(folder / 'cloud' / 'cloud.sqlite3').absolute()}"
+        populate(database_url, PASSWORD)
+        yield Field(stack, stack.cloud.url, database_url)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ pytestmark = [pytest.mark.services, pytest.mark.browser]
 
 
 def sign_in(page: Page, console: Console, username: str, password: str = PASSWORD) -> None:
+    """Through the form, in English, as far as the answer (which may be a refusal)."""
+    page.context.add_cookies([{"name": "fieldwatch_language", "value": "en", "url": console.url}])
     page.goto(f"{console.url}/console")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
@@ -51,7 +53,7 @@ def test_sign_in_shows_the_overview_and_sign_out_ends_the_session(
         follow_redirects=False,
     )
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/console/sign-in"
+    assert answer.headers["location"] == "/console/sign-in?next=/console"
 
 
 def test_a_river_chief_counts_only_the_stations_of_their_sites(
