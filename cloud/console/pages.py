@@ -226,6 +226,7 @@ def render(
         "now": viewer.now if viewer else runtime.clock(),
         "tile_url": settings.console_tile_url,
         "tile_datum": settings.console_tile_datum,
+        "tile_subdomains": settings.console_tile_subdomains,
         "tile_attribution": settings.console_tile_attribution,
     }
     values.update(context)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.console.routes import home, language, sign_in
+from cloud.console.routes import devices, home, language, live_map, sign_in, sites
 
-routers: list[APIRouter] = [sign_in.router, language.router, home.router]
+routers: list[APIRouter] = [
+    sign_in.router,
+    language.router,
+    home.router,
+    live_map.router,
+    devices.router,
+    sites.router,
+]
