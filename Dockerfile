@@ -1,5 +1,20 @@
 # The fieldwatch image: one image, two deployables. `docker run IMAGE cloud serve` or
 # `docker run IMAGE edge run`; see docker-compose.yml and docs/configuration.md.
+
+# The console's browser assets, built here from package-lock.json rather than taken from
+# a checkout (.dockerignore leaves out node_modules and cloud/console/static/vendor), so
+# the image ships exactly the locked releases whoever builds it. Only the runtime
+# dependencies: the dev ones are the MicroPython VM of the tests. No package's install
+# scripts: none is needed to copy files. This stage never reaches the final image.
+FROM node:20-bookworm-slim AS console-assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# The script after the install, so that editing it keeps npm's layer cached. It writes
+# next to itself, into /assets/cloud/console/static/vendor.
+COPY scripts/vendor-console-assets.mjs ./scripts/
+RUN node scripts/vendor-console-assets.mjs
+
 FROM python:3.11.10-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,6 +40,9 @@ COPY core ./core
 COPY edge ./edge
 COPY cloud ./cloud
 COPY fieldwatch ./fieldwatch
+# Before the install: the wheel-equivalent build ships this folder as an artifact
+# (pyproject's artifacts), and the cloud serves it from the installed package.
+COPY --from=console-assets /assets/cloud/console/static/vendor ./cloud/console/static/vendor
 RUN uv sync --frozen --no-dev --no-editable
 
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin fieldwatch \

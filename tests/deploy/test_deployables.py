@@ -39,7 +39,7 @@ from compose_run import (
     service_spec,
     to_host_path,
 )
-from dockerfile_build import Image, build_image
+from dockerfile_build import Image, build_image, excluded_from_context
 from fixtures.services import InfluxFactory, MosquittoFactory, PostgresFactory
 
 from fieldwatch_dev.local import PostgresServer, free_port
@@ -55,12 +55,15 @@ FIELDWATCH_SERVICES = ("cloud", "edge")
 LISTEN_PORT_VARIABLE = {"cloud": "FIELDWATCH_PORT", "edge": "FIELDWATCH_METRICS_PORT"}
 # Not generated: the cloud makes it (`fieldwatch cloud add-gateway`), the operator copies it.
 GATEWAY_TOKEN = "FIELDWATCH_GATEWAY_TOKEN"
-# What uv needs from this machine to install from its cache or the index.
-PASSED_TO_UV = re.compile(
+# What uv and npm need from this machine to install from their caches or the indexes:
+# what scripts/install-deps.sh runs them with (npm's settings come from HOME's .npmrc).
+PASSED_TO_BUILD = re.compile(
     r"^(HOME|UV_CACHE_DIR|UV_INDEX_URL|UV_DEFAULT_INDEX|UV_EXTRA_INDEX_URL|SSL_CERT_FILE"
-    r"|SSL_CERT_DIR|(https?|no|all)_proxy)$",
+    r"|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|npm_config_\w+|(https?|no|all)_proxy)$",
     re.IGNORECASE,
 )
+# The image's own build of the console's assets (the Dockerfile's node stage).
+ASSET_STAGE = "console-assets"
 
 
 def uv_of_the_image() -> Path:
@@ -80,12 +83,23 @@ def uv_of_the_image() -> Path:
 def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     import os
 
-    build_env = {k: v for k, v in os.environ.items() if PASSED_TO_UV.match(k)}
+    build_env = {k: v for k, v in os.environ.items() if PASSED_TO_BUILD.match(k)}
     build_env["UV_SYSTEM_CERTS"] = "1"  # as scripts/install-deps.sh: the site's TLS roots
     started = time.monotonic()
     built = build_image(ROOT, tmp_path_factory.mktemp("image"), uv_of_the_image(), build_env)
-    print(f"image venv built in {time.monotonic() - started:.1f} s")
+    print(f"image (asset stage and venv) built in {time.monotonic() - started:.1f} s")
     return built
+
+
+def built_asset(image: Image, package: str, file: str) -> Path:
+    """A file of a package as the image's asset stage installed it from the lock file."""
+    return image.stages[ASSET_STAGE].app / "node_modules" / package / file
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def image_env(image: Image, mounts: Mapping[str, Path]) -> dict[str, str]:
@@ -132,6 +146,46 @@ def test_the_image_ships_the_runtime_and_nothing_else(image: Image, tmp_path: Pa
         assert found[tool] is None, f"the image ships {tool}: {found[tool]}"
     for tool in ("fieldwatch_dev", "firmware_py", "provisioning", "tests"):
         assert not (image.app / tool).exists(), f"the Dockerfile copies {tool}"
+
+
+def test_the_installed_package_ships_the_console_assets_the_image_built(
+    image: Image, tmp_path: Path
+) -> None:
+    probe = "import importlib.util as u; print(u.find_spec('cloud.console').origin)"
+    done = run_in_image(image, "python", "-I", "-c", probe, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    installed = Path(done.stdout.strip()).parent
+    assert installed.is_relative_to(image.venv), installed
+    vendor = installed / "static" / "vendor"
+    # The wheel's file list (what the venv's RECORD holds) names every asset package.json
+    # asks for, at the release it pins.
+    (record,) = image.venv.glob("lib/python*/site-packages/fieldwatch-*.dist-info/RECORD")
+    listed = {line.split(",")[0] for line in record.read_text().splitlines()}
+    manifest = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    shipped = json.loads((vendor / "assets.json").read_text(encoding="utf-8"))
+    assert set(shipped) == set(manifest["consoleAssets"])
+    for package, files in manifest["consoleAssets"].items():
+        assert shipped[package]["version"] == manifest["dependencies"][package]
+        for file in files:
+            path = vendor / package / file.removeprefix("dist/")
+            inside = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+            assert inside, f"the image has no {package}/{file}"
+            for each in inside:
+                assert each.relative_to(installed.parents[1]).as_posix() in listed, each
+    # Exactly what the image's asset stage wrote from its own npm ci of the lock file.
+    built = image.stages[ASSET_STAGE].app / "cloud/console/static/vendor"
+    assert files_under(vendor) == files_under(built)
+    leaflet = (vendor / "leaflet" / "leaflet.js").read_bytes()
+    assert leaflet == built_asset(image, "leaflet", "dist/leaflet.js").read_bytes()
+
+
+def test_the_build_context_leaves_out_a_checkouts_console_assets() -> None:
+    # Else a developer's node_modules or vendored copy, of whatever release, would be sent
+    # to the build and could end up in the image next to the asset stage's.
+    for path in ("node_modules", "cloud/console/static/vendor"):
+        assert excluded_from_context(ROOT, path), f".dockerignore lets {path} into the build"
+    for path in ("package.json", "package-lock.json", "scripts/vendor-console-assets.mjs"):
+        assert not excluded_from_context(ROOT, path), f".dockerignore leaves out {path}"
 
 
 def test_the_image_command_line_lists_only_the_installed_parts(image: Image) -> None:
@@ -331,6 +385,22 @@ def test_the_compose_services_start_and_become_healthy(
         with urllib.request.urlopen(css) as answer:
             assert answer.status == 200
             assert b"--accent" in answer.read()
+        static = f"http://127.0.0.1:{cloud_port}/console/static"
+        with urllib.request.urlopen(f"{static}/maps.js") as answer:
+            assert answer.status == 200
+            assert answer.read() == (ROOT / "cloud/console/static/maps.js").read_bytes()
+        # The browser assets the image's node stage built from the lock file.
+        with urllib.request.urlopen(f"{static}/vendor/leaflet/leaflet.js") as answer:
+            assert answer.status == 200
+            leaflet = answer.read()
+            pinned = json.loads((ROOT / "package.json").read_text())["dependencies"]["leaflet"]
+            assert f"Leaflet {pinned},".encode() in leaflet[:200]  # the header names it
+            assert leaflet == built_asset(image, "leaflet", "dist/leaflet.js").read_bytes()
+        with urllib.request.urlopen(f"{static}/vendor/echarts/echarts.min.js") as answer:
+            assert answer.status == 200
+            assert (
+                answer.read() == built_asset(image, "echarts", "dist/echarts.min.js").read_bytes()
+            )
 
         # The operator registers the gateway and hands its token to the edge (.env).
         gateway_id = service_environment(compose, "edge", {**variables, GATEWAY_TOKEN: "-"})[
