@@ -98,8 +98,9 @@ class NavItem:
 def navigation(principal: Principal) -> list[NavItem]:
     """The areas this person's role opens (the pages check again: this only saves clicks)."""
     items = [NavItem(PREFIX, N_("Overview"))]
-    if fleet_policy.may_list_devices(principal):
+    if fleet_policy.may_read_tracks(principal):
         items.append(NavItem(f"{PREFIX}/map", N_("Map")))
+    if fleet_policy.may_list_devices(principal):
         items.append(NavItem(f"{PREFIX}/devices", N_("Devices")))
     if rivers_policy.may_list_sites(principal):
         items.append(NavItem(f"{PREFIX}/sites", N_("River sites")))

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.fleet import service as fleet
+from cloud.fleet.changes import DEVICES_CHANGED
 from cloud.fleet.models import Device, Gateway
 from cloud.ingest.completeness import SeqRange, gaps_of, merge_ranges
 from cloud.ingest.models import IngestedBatch, QuarantinedReading, SequenceGap, SequenceRange
@@ -51,9 +52,6 @@ from cloud.timeseries.queries import stored_points_statement
 from cloud.timeseries.schema import MEASUREMENT_BY_KIND, NS_PER_S
 from cloud.web.changes import ChangeFeed
 from core.forwarding import ForwardBatch
-
-# The change-feed topic of devices whose latest state or history changed.
-DEVICES_CHANGED = "devices"
 
 # Candidates of one device and measurement closer than this share one InfluxDB query.
 _LOOKUP_SPAN_NS = 3600 * NS_PER_S

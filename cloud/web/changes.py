@@ -37,7 +37,7 @@ _PAYLOAD_BYTES = 7000
 _RECONNECT_S = (0.5, 1, 2, 5)
 
 
-@dataclass
+@dataclass(eq=False)  # each subscription is itself: hashed by identity
 class Subscription:
     """One reader's pending changes: ids by topic, and a wake-up for its event loop."""
 

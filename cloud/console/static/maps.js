@@ -36,12 +36,14 @@
   // A Leaflet map in `element`: the configured tiles, or a plain background.
   function create(element, options) {
     var config = settings();
-    var map = L.map(element, Object.assign({ zoomControl: true, keyboard: true }, options || {}));
+    // Zoom bounds of the map itself: without tiles nothing else would set them.
+    var map = L.map(element, Object.assign(
+      { zoomControl: true, keyboard: true, minZoom: 2, maxZoom: 19 }, options || {}));
     if (config.tileUrl) {
       L.tileLayer(config.tileUrl, {
         subdomains: config.subdomains,
         attribution: config.attribution,
-        maxZoom: 18,
+        maxZoom: 19,
       }).addTo(map);
     } else {
       element.classList.add("no-tiles");
