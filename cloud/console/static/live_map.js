@@ -15,7 +15,6 @@
   var map = FieldMap.create(element, { center: [31.23, 121.47], zoom: 10 });
   var cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
   var circles = L.layerGroup();
-  map.addLayer(cluster);
 
   var byId = {}; // id -> { marker, circle, row, device }
 
@@ -106,8 +105,10 @@
     else map.removeLayer(circles);
   }
 
+  // Frame the first set before the clusters join the map: no animation from a wrong zoom.
   (FieldMap.data("map-data") || []).forEach(show);
   frame();
+  map.addLayer(cluster);
   circlesForZoom();
   map.on("zoomend", circlesForZoom);
 
