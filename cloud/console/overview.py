@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,8 @@ from cloud.fleet.models import Device, Gateway
 from cloud.fleet.presence import DeviceStatus, gateway_alive, latest, status_from
 from cloud.identity.policy import sees_everything
 from cloud.identity.principal import Principal
+from cloud.timeseries.counts import records_by_device, records_since_statements
+from cloud.timeseries.influx import InfluxStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +71,25 @@ def overview(session: Session, principal: Principal, now: datetime, silent_s: in
                 )
             )
     return Overview(devices, gateways)
+
+
+def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of today where the console's readers are (a day is local, not UTC)."""
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time(0), zone)
+
+
+def readings_since(
+    session: Session, principal: Principal, influx: InfluxStore, start: datetime
+) -> int | None:
+    """Records stored with a device time since ``start``, of the devices this person may see;
+    None when they may see no devices."""
+    if not fleet_policy.may_list_devices(principal):
+        return None
+    visible = set(session.scalars(select(Device.id).where(fleet_policy.visible_devices(principal))))
+    counts = records_by_device(
+        series
+        for statement in records_since_statements(start)
+        for series in influx.query(statement.text, statement.params)
+    )
+    return sum(count for device, count in counts.items() if device in visible)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from cloud.console.overview import overview
+from cloud.console.overview import local_midnight, overview, readings_since
 from cloud.console.pages import PREFIX, ViewerDep, render
+from cloud.errors import StorageUnavailableError
 from cloud.fleet.presence import DeviceStatus
 from cloud.web.deps import RuntimeDep, SessionDep
 
@@ -19,9 +20,21 @@ def home(request: Request, viewer: ViewerDep, session: SessionDep, runtime: Runt
     summary = overview(
         session, viewer.principal, viewer.now, runtime.settings.gateway_silent_after_s
     )
+    midnight = local_midnight(viewer.now, viewer.zone)
+    try:
+        readings: int | None = readings_since(session, viewer.principal, runtime.influx, midnight)
+        readings_known = True
+    except StorageUnavailableError:  # the page still shows what the database knows
+        readings, readings_known = None, False
     return render(
         request,
         "overview.html",
-        {"summary": summary, "statuses": list(DeviceStatus)},
+        {
+            "summary": summary,
+            "statuses": list(DeviceStatus),
+            "readings_today": readings,
+            "readings_known": readings_known,
+            "midnight": midnight,
+        },
         viewer=viewer,
     )
