@@ -10,10 +10,13 @@ readings late), then reports live. It prints where to look and how to query.
 """
 
 import dataclasses
+import os
 import secrets
 import shutil
 import signal
+import sys
 import time
+import webbrowser
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -35,7 +38,7 @@ from fieldwatch_dev.local.fieldwatch_parts import CloudServer, EdgeGateway
 from fieldwatch_dev.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
 from fieldwatch_dev.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
 from fieldwatch_dev.simulator.scenario import load_scenario
-from fieldwatch_dev.simulator.world import World
+from fieldwatch_dev.simulator.world import World, offset
 from provisioning.broker_acl import render_acl
 
 GATEWAY = "gw-demo"
@@ -88,9 +91,13 @@ def _register(database_url: str, cast: Cast) -> str:
             token = add_gateway(session, GATEWAY, now)
             add_user(session, ADMIN, cast.admin_password, Role.administrator, now)
             add_user(session, CHIEF, cast.chief_password, Role.river_chief, now)
+            rivers = load_scenario(None).rivers
             for number, station in enumerate(cast.stations, start=1):
                 site = f"site-{number:03d}"
-                add_site(session, site, f"Demo station {number}", "Suzhou Creek")
+                river = rivers[(number - 1) % len(rivers)]  # the river its simulator measures
+                # Stations of one river a few hundred metres apart along it.
+                lat, lon = offset(river.lat, river.lon, 250.0 * number, 400.0 * number)
+                add_site(session, site, f"{river.name} {number}", river.name, lat, lon)
                 add_device(session, now, station, DeviceKind.river_station, GATEWAY, site_id=site)
             assign_site(session, CHIEF, "site-001")
             for number, bracelet in enumerate(cast.bracelets, start=1):
@@ -134,6 +141,12 @@ def demo_command(
         int, typer.Option(min=0, help="Minutes of past data the devices catch up on first.")
     ] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
+    open_browser: Annotated[
+        bool,
+        typer.Option(
+            "--open/--no-open", help="Open the console in a browser, when there is a display."
+        ),
+    ] = True,
 ) -> None:
     """Run broker, InfluxDB, cloud, gateway and a simulated fleet; say where to look."""
     folder = folder.resolve()
@@ -186,7 +199,7 @@ def demo_command(
         )
         with cloud, edge:
             _run_fleet(folder, cast, broker, influx, cloud, edge, admin_file,
-                       duration, history, seed)  # fmt: skip
+                       duration, history, seed, open_browser)  # fmt: skip
     typer.echo("stopped the gateway, the cloud, InfluxDB and Mosquitto")
 
 
@@ -201,6 +214,7 @@ def _run_fleet(
     duration: float | None,
     history: int,
     seed: int,
+    open_browser: bool,
 ) -> None:
     scenario = load_scenario(None)
     start = datetime.now(UTC) - timedelta(minutes=history)
@@ -215,6 +229,8 @@ def _run_fleet(
             typer.echo(f"catching up on {history} minutes of history ...")
             fleet.run(history * 60, speedup=0)
         _print_where_to_look(folder, broker, influx, cloud, edge, admin_file, cast)
+        if open_browser and _has_display():
+            webbrowser.open(f"{cloud.url}/console/sign-in")
         started = time.monotonic()
         while not stop["now"]:
             if duration is not None and time.monotonic() - started >= duration:
@@ -235,6 +251,13 @@ def _run_fleet(
         f"devices made {made} records; InfluxDB holds {stored['location']} location, "
         f"{stored['water']} water, {stored['event']} event, {stored['health']} health, "
         f"{stored['ack']} ack points ({sum(stored.values())} in all)"
+    )
+
+
+def _has_display() -> bool:
+    """A desktop to open a browser on (a server over SSH has none: the address is printed)."""
+    return sys.platform == "darwin" or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )
 
 
@@ -274,8 +297,11 @@ def _print_where_to_look(
             [
                 "",
                 "fieldwatch demo is running. Where to look:",
-                f"  console       {cloud.url}/console   (sign in as {ADMIN} or {CHIEF}; "
-                f"passwords in {folder}/*.password)",
+                f"  console       {cloud.url}/console",
+                f"                sign in as {ADMIN} (administrator: map, devices, sites), "
+                f"password in {folder}/admin.password",
+                f"                or as {CHIEF} (river chief of site-001), "
+                f"password in {folder}/chief.password",
                 f"  cloud API     {cloud.url}/docs",
                 f"  gateway       {edge.metrics_url}",
                 f"  MQTT broker   {broker.url}   (each device logs in as itself; ACL on)",

@@ -14,7 +14,7 @@ def test_demo_runs_devices_gateway_and_cloud_and_stores_every_record(tmp_path: P
     fieldwatch = Path(sys.executable).parent / "fieldwatch"
     done = subprocess.run(
         [
-            *(str(fieldwatch), "demo", "--folder", str(tmp_path), "--duration", "5"),
+            *(str(fieldwatch), "demo", "--folder", str(tmp_path), "--duration", "5", "--no-open"),
             *("--history", "10", "--bracelets", "8", "--stations", "2"),
         ],
         capture_output=True,
@@ -26,6 +26,8 @@ def test_demo_runs_devices_gateway_and_cloud_and_stores_every_record(tmp_path: P
     assert done.returncode == 0, out + done.stderr
     assert re.search(r"cloud API\s+http://127\.0\.0\.1:\d+/docs", out), out
     assert re.search(r"console\s+http://127\.0\.0\.1:\d+/console", out), out
+    assert "sign in as demo-admin" in out
+    assert "or as demo-chief" in out
     assert re.search(r"gateway\s+http://127\.0\.0\.1:\d+/metrics", out), out
     assert re.search(r"MQTT broker\s+mqtt://127\.0\.0\.1:\d+", out), out
     assert "/api/v1/devices/br-000001/track" in out
