@@ -141,3 +141,94 @@ def rows_of(series: Iterable[Series]) -> list[dict[str, Any]]:
             row["time"] = from_ns(int(row["time"]))
             rows.append(row)
     return rows
+
+
+# --- a site's charts (the console's site page) -----------------------------------------
+STATUS_SUFFIX = "_status"
+FLAGGED_ROW_LIMIT = 5000
+
+
+def _stations_where(device_ids: Sequence[str], start: datetime, end: datetime) -> Statement:
+    """The WHERE of a site's stations over [start, end), with its bound parameters."""
+    if not device_ids:
+        raise ValueError("a site's query needs at least one station")
+    params: dict[str, Any] = _window(start, end)
+    devices = []
+    for number, device_id in enumerate(device_ids):
+        params[f"device{number}"] = device_id
+        devices.append(f"{DEVICE_TAG} = $device{number}")
+    return Statement(f"({' OR '.join(devices)}) AND time >= $start AND time < $end", params)
+
+
+def _checked(parameters: Sequence[str]) -> list[str]:
+    for name in parameters:
+        if name not in WATER_PARAMETER_NAMES:
+            raise ValueError(f"unknown water parameter {name!r}")
+    return list(parameters)
+
+
+def water_counts_statement(device_ids: Sequence[str], start: datetime, end: datetime) -> Statement:
+    """How many values of each field every station holds in [start, end) (``count_<field>``):
+    enough to choose raw samples or buckets before asking for either."""
+    where = _stations_where(device_ids, start, end)
+    text = f"SELECT count(*) FROM {_table(WATER)} WHERE {where.text} GROUP BY {DEVICE_TAG}"
+    return Statement(text, where.params)
+
+
+def station_water_statement(
+    device_ids: Sequence[str], parameters: Sequence[str], start: datetime, end: datetime
+) -> Statement:
+    """Every sample of each station in [start, end) with the values' status flags, one
+    series per station (``water_statement`` mixes the stations and drops the flags)."""
+    names = _checked(parameters)
+    where = _stations_where(device_ids, start, end)
+    columns = ", ".join(
+        f"{quote_identifier(name)}, {quote_identifier(name + STATUS_SUFFIX)}" for name in names
+    )
+    text = (
+        f"SELECT {columns} FROM {_table(WATER)} WHERE {where.text} GROUP BY {DEVICE_TAG} "
+        f"ORDER BY time ASC LIMIT {RAW_ROW_LIMIT}"
+    )
+    return Statement(text, where.params)
+
+
+def station_buckets_statement(
+    device_ids: Sequence[str],
+    parameters: Sequence[str],
+    start: datetime,
+    end: datetime,
+    every_s: int,
+) -> Statement:
+    """Sum and count (``<p>_sum``, ``<p>_count``) of each parameter per station and bucket
+    of ``every_s``: with the flagged samples subtracted they give means of normal values
+    only, which InfluxQL cannot filter (a missing ``_status`` field matches no condition)."""
+    names = _checked(parameters)
+    where = _stations_where(device_ids, start, end)
+    columns = ", ".join(
+        f"sum({quote_identifier(name)}) AS {quote_identifier(name + '_sum')}, "
+        f"count({quote_identifier(name)}) AS {quote_identifier(name + '_count')}"
+        for name in names
+    )
+    text = (
+        f"SELECT {columns} FROM {_table(WATER)} WHERE {where.text} "
+        f"GROUP BY time({int(every_s)}s), {DEVICE_TAG} fill(none) LIMIT {RAW_ROW_LIMIT}"
+    )
+    return Statement(text, where.params)
+
+
+def flagged_water_statement(
+    device_ids: Sequence[str], parameters: Sequence[str], start: datetime, end: datetime
+) -> Statement:
+    """The samples of each station in [start, end) where a parameter has a status flag
+    (not normal), with their values and flags: few, so fetched raw beside the buckets."""
+    names = _checked(parameters)
+    where = _stations_where(device_ids, start, end)
+    columns = ", ".join(
+        f"{quote_identifier(name)}, {quote_identifier(name + STATUS_SUFFIX)}" for name in names
+    )
+    flagged = " OR ".join(f"{quote_identifier(name + STATUS_SUFFIX)} > 0" for name in names)
+    text = (
+        f"SELECT {columns} FROM {_table(WATER)} WHERE {where.text} AND ({flagged}) "
+        f"GROUP BY {DEVICE_TAG} ORDER BY time ASC LIMIT {FLAGGED_ROW_LIMIT}"
+    )
+    return Statement(text, where.params)
