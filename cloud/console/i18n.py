@@ -21,6 +21,7 @@ from babel.dates import format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 CATALOGS = Path(__file__).parent / "translations"
@@ -94,3 +95,10 @@ def age(moment: datetime | None, now: datetime, language: str) -> str:
     if moment is None:
         return NOTHING
     return format_timedelta(now - moment, threshold=1.5, locale=locale(language))
+
+
+def number(value: float | None, language: str) -> str:
+    """A count as the reader's language writes it (12,345), or NOTHING."""
+    if value is None:
+        return NOTHING
+    return str(format_decimal(value, locale=locale(language)))

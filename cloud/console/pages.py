@@ -193,7 +193,10 @@ def environment(language: str) -> jinja2.Environment:
     def ago(context: jinja2.runtime.Context, moment: datetime | None) -> str:
         return i18n.age(moment, context["now"], language)
 
-    env.filters.update(when=when, ago=ago)
+    def number(value: float | None) -> str:
+        return i18n.number(value, language)
+
+    env.filters.update(when=when, ago=ago, number=number)
     return env
 
 
