@@ -1,0 +1,55 @@
+// A bracelet's track on its device page: the pieces of line the server cut where
+// readings are missing (so a hole is never drawn as a straight line), the late fixes as
+// hollow orange rings, the first and the last fix. The data is the page's JSON element
+// `#track-data` (WGS-84); every position goes through FieldMap.toMap to be drawn. The
+// same facts are written out below the map for those who do not use it.
+(function () {
+  "use strict";
+
+  var INK = "#0b5cad";
+  var LATE = "#e67700";
+
+  function ring(point, options, tooltip) {
+    var marker = L.circleMarker(FieldMap.toMap(point.lat, point.lon), options);
+    if (tooltip) marker.bindTooltip(tooltip + " · " + point.time);
+    return marker;
+  }
+
+  function draw(element, data) {
+    var texts = FieldMap.texts();
+    var map = FieldMap.create(element);
+    var bounds = L.latLngBounds([]);
+    var drawn = 0;
+    data.segments.forEach(function (segment) {
+      var points = segment.map(function (p) { return FieldMap.toMap(p[0], p[1]); });
+      points.forEach(function (p) { bounds.extend(p); });
+      if (points.length > 1) {
+        L.polyline(points, { className: "track-line", color: INK, weight: 3, opacity: 0.85 })
+          .addTo(map);
+      } else {
+        // A piece of one fix: a dot, or it would not show at all.
+        L.circleMarker(points[0], { className: "track-dot", radius: 3, color: INK,
+          fillColor: INK, fillOpacity: 1, weight: 1 }).addTo(map);
+      }
+      drawn += 1;
+    });
+    data.late.forEach(function (point) {
+      ring(point, { className: "track-late", radius: 7, color: LATE, weight: 3, fill: false },
+        texts.late).addTo(map);
+    });
+    if (data.first) {
+      ring(data.first, { className: "track-first", radius: 6, color: "#fff", weight: 2,
+        fillColor: "#2b8a3e", fillOpacity: 1 }, texts.first).addTo(map);
+    }
+    if (data.last) {
+      ring(data.last, { className: "track-last", radius: 6, color: "#fff", weight: 2,
+        fillColor: "#b3261e", fillOpacity: 1 }, texts.last).addTo(map);
+    }
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 });
+    element.dataset.drawn = String(drawn);
+  }
+
+  var element = document.getElementById("track-map");
+  var data = FieldMap.data("track-data");
+  if (element && data) draw(element, data);
+})();
