@@ -5,13 +5,15 @@ own rows, never written down here."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from console_support import PASSWORD, screenshot, sign_in
-from field_support import FIELD_BRACELETS, FIELD_STATIONS, Field, field_devices, now_s
+from field_support import FIELD_BRACELETS, FIELD_SITES, FIELD_STATIONS, Field, field_devices, now_s
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
@@ -20,10 +22,14 @@ from cloud.db.engine import make_engine, make_sessions
 from cloud.identity.models import Role
 from cloud.identity.service import add_user
 from cloud.ingest.models import SequenceGap
+from cloud.timeseries.influx import InfluxStore
+from cloud.timeseries.points import RecordContext, record_point
+from cloud.timeseries.queries import RAW_ROW_LIMIT
 from core import contract as c
 from core.codec import encode
 from core.messages import Health, LocationFix, Status
 from core.topics import topic
+from fieldwatch_dev.bench.stack import GATEWAY_ID
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
 
@@ -31,6 +37,7 @@ TRACKED = FIELD_BRACELETS[0]  # a track with a hole, and a late fix that filled 
 HOLED = FIELD_BRACELETS[1]  # seq 0, 1, 4: two readings missing; online, battery 80 %
 LOW = FIELD_BRACELETS[2]  # offline, battery 15 %
 STATION = "rs-000001"  # battery 55 %
+BUSY = FIELD_BRACELETS[4]  # more fixes in a week than a page shows one by one
 # Around People's Square, Shanghai (WGS-84).
 PATH = [(31.2304, 121.4737), (31.2311, 121.4746), (31.2318, 121.4755), (31.2326, 121.4763)]
 
@@ -91,6 +98,38 @@ def add_lawyer(field: Field) -> None:
             add_user(session, "lawyer-wu", PASSWORD, Role.lawyer, datetime.now().astimezone())
     finally:
         engine.dispose()
+
+
+def spiral(share: float) -> tuple[float, float]:
+    """A place on a widening spiral around People's Square: a long track, easy to read."""
+    radius, angle = 0.002 + 0.012 * share, share * 4 * math.pi
+    return 31.23 + radius * math.sin(angle), 121.47 + radius * math.cos(angle)
+
+
+def store_busy_week(field: Field) -> list[int]:
+    """More fixes than the raw query's limit, 30 s apart, with two silent hours: written
+    as ingest writes them (``record_point``) straight to InfluxDB, since sending ten
+    thousand through the broker would take minutes. Their device times are returned."""
+    count, silent = RAW_ROW_LIMIT + 500, range(5000, 5240)
+    first = now_s() - (count + len(silent)) * 30 - 600
+    times = [first + 30 * i for i in range(count + len(silent)) if i not in silent]
+    context = RecordContext(BUSY, GATEWAY_ID, now_s() * 1000, late=False)
+    points = [
+        record_point(
+            location(seq, ts, spiral(seq / len(times))),
+            context,
+        )
+        for seq, ts in enumerate(times)
+    ]
+    endpoint = field.stack.influx_endpoint
+    store = InfluxStore(
+        endpoint.url, endpoint.database, username=endpoint.username, password=endpoint.password
+    )
+    try:
+        store.write(points)
+    finally:
+        store.close()
+    return times
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +204,10 @@ def test_each_person_sees_the_devices_their_role_covers(published: Field, page: 
         expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     page.goto(f"{published.url}/console/devices/{east[0]}")
     expect(page.get_by_role("heading", name="Track")).to_have_count(0)  # no tracks for chiefs
+    site_name = FIELD_SITES[FIELD_STATIONS[east[0]]][0]
+    expect(page.get_by_role("link", name=site_name)).to_have_attribute(
+        "href", f"/console/sites/{FIELD_STATIONS[east[0]]}"
+    )
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, published.url, "lawyer-wu")
@@ -325,3 +368,23 @@ def test_the_pages_read_in_chinese_and_fit_a_phone(published: Field, browser: Br
         screenshot(page, "device-page-phone-zh")
     finally:
         context.close()
+
+
+def test_a_long_busy_period_is_drawn_one_fix_per_bucket(published: Field, page: Page) -> None:
+    times = store_busy_week(published)
+    sign_in(page, published.url, "duty-admin")
+    page.goto(f"{published.url}/console/devices/{BUSY}?last=7d")
+    expect(page.get_by_test_id("track-mode")).to_have_text("one fix per 10 min")
+    buckets = {ts // 600 for ts in times}  # InfluxDB's buckets start at the epoch
+    expect(page.get_by_test_id("track-points")).to_have_text(f"{len(buckets):,}")
+    expect(page.locator("#track-map")).to_have_attribute("data-drawn", "2")  # the silence
+    expect(page.get_by_test_id("track-breaks")).to_contain_text("No fix between")
+    expect(page.locator("path.track-late")).to_have_count(0)
+    screenshot(page, "device-page-buckets")
+
+    page.get_by_role("link", name="Last 24 hours").click()
+    expect(page.get_by_test_id("track-mode")).to_have_text("every fix")
+    start = page.get_by_label("Start", exact=True).input_value()  # the console's zone
+    since = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    day = [ts for ts in times if ts >= since]
+    expect(page.get_by_test_id("track-points")).to_have_text(f"{len(day):,}")
