@@ -18,10 +18,9 @@ from fieldwatch_dev.catalogs import missing, source_texts
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 # Attributes a person reads (or hears, with a screen reader).
 READ_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "aria-description", "value"}
-# Marks that are no language: a brand, units, punctuation, digits.
-NOT_LANGUAGE = re.compile(
-    r"^([\u00b7\u2013\s]*fieldwatch|[\W\d_\u00b7\u2013]*|[a-zA-Z]{1,3}/[a-zA-Z]{1,3}|km|m|s|%)$"
-)
+# Marks that are no language: the brand and units; everything without letters (punctuation,
+# digits, the dash that stands for "no value") is none either.
+NOT_WORDS = {"fieldwatch", "m", "km", "s", "ms", "h", "min", "%", "mg/L", "NTU", "pH"}
 
 
 class LiteralText(HTMLParser):
@@ -49,10 +48,8 @@ class LiteralText(HTMLParser):
 
     @staticmethod
     def _is_text(value: str) -> bool:
-        stripped = value.strip()
-        return bool(re.search(r"[A-Za-z\u4e00-\u9fff]", stripped)) and not NOT_LANGUAGE.match(
-            stripped
-        )
+        words = [w for w in value.split() if re.search(r"[A-Za-z\u4e00-\u9fff]", w)]
+        return any(word not in NOT_WORDS for word in words)
 
 
 def templates() -> list[Path]:
