@@ -6,6 +6,7 @@ marked on the chart and listed below it, Chinese, a phone's width and the keyboa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -81,9 +82,18 @@ def lawyer(field: Field) -> str:
 
 
 @pytest.fixture
-def admin_page(page: Page, field: Field, published: Published) -> Page:
+def admin_page(page: Page, field: Field, published: Published) -> Iterator[Page]:
+    """Signed in as the administrator; the page's scripts must run without an error (a
+    script or style the Content-Security-Policy refused would show here)."""
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, field.url, "duty-admin")
-    return page
+    yield page
+    # Statuses are checked where they are asked for (and the browser's own favicon.ico).
+    assert [e for e in errors if not e.startswith("Failed to load resource")] == []
 
 
 def site_cards(page: Page) -> list[str]:
@@ -209,7 +219,25 @@ def test_a_site_page_draws_a_chart_per_parameter_and_marks_the_flagged_values(
     # The bucket means leave the flagged value out: no mean reaches 9.87.
     sonde_line = next(s for s in ph if s["name"] == SONDE)
     assert max(v[1] for v in sonde_line["data"] if v[1] is not None) < 7.5
+    # Pointing at a chart tells the time and values there, in the page's clock.
+    box = page.locator("#chart-ph").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.6)
+    tip = page.locator("#chart-ph div").filter(has_text=re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"))
+    expect(tip.last).to_contain_text(BUSY)
+    page.mouse.move(0, 0)
     screenshot(page, "site-page")
+    # The charts follow the window: narrower, each canvas still fits its card.
+    wide = page.locator("#chart-ph canvas").bounding_box()
+    page.set_viewport_size({"width": 420, "height": 800})
+    page.wait_for_function(
+        """() => [...document.querySelectorAll(".chart")].every((chart) =>
+            chart.querySelector("canvas").getBoundingClientRect().width <= chart.clientWidth + 1)"""
+    )
+    narrow = page.locator("#chart-ph canvas").bounding_box()
+    assert wide is not None
+    assert narrow is not None
+    assert narrow["width"] < wide["width"]
 
 
 def test_the_period_form_changes_what_is_shown(

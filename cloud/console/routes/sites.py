@@ -67,10 +67,9 @@ FLAGGED_SHOWN = 200  # rows of a chart's table of flagged values; the chart show
 
 @dataclass(frozen=True, slots=True)
 class SiteLine:
-    """A site on the list: where it is, its stations, its newest sample (None: none yet)."""
+    """A site on the list, and its stations' newest sample (None: none sent one yet)."""
 
     site: RiverSite
-    stations: list[str]
     latest: Latest | None
 
 
@@ -95,9 +94,7 @@ def sites_page(
     stations = _stations_by_site(session, visible)
     newest = _newest_by_station(runtime.influx)
     lines = [
-        SiteLine(
-            site, stations[site.id], latest_of(newest[s] for s in stations[site.id] if s in newest)
-        )
+        SiteLine(site, latest_of(newest[s] for s in stations[site.id] if s in newest))
         for site in session.scalars(select(RiverSite).where(visible).order_by(RiverSite.name))
     ]
     translate = i18n.translations(viewer.language).gettext

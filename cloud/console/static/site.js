@@ -49,7 +49,11 @@
       var lines = [escape(wallTime(list[0].value[0]))];
       list.forEach(function (item) {
         if (item.value[1] === null && !item.data.flag) return;
-        var text = item.marker + escape(item.data.station || item.seriesName) + ": " +
+        // A class, not ECharts' own marker: that is a style="" attribute the CSP refuses.
+        var mark = item.data.flag ? "tip-mark tip-flag" : "tip-mark tip-line-" +
+          (item.seriesIndex % LINE_COLOURS.length);
+        var text = '<span class="' + mark + '"></span>' +
+          escape(item.data.station || item.seriesName) + ": " +
           escape(number(item.value[1], spec));
         if (item.data.flag) text += " \u26a0 " + escape(item.data.flag);
         lines.push(text);
