@@ -53,8 +53,11 @@ class Field:
     database_url: str
     _next_seq: dict[str, int] = field(default_factory=dict)
 
-    def publish(self, device_id: str, messages: Iterable[Message]) -> None:
-        """Publish records as the device does: QoS 1 to its telemetry topic, in order."""
+    def publish(
+        self, device_id: str, messages: Iterable[Message], channel: str = "telemetry"
+    ) -> None:
+        """Publish as the device does: QoS 1 to its ``channel`` topic, in order (a status
+        retained, as the agent's is)."""
         endpoint = self.stack.broker_endpoint
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
         client.connect(endpoint.host, endpoint.port)
@@ -62,7 +65,7 @@ class Field:
         try:
             for message in messages:
                 client.publish(
-                    topic(device_id, "telemetry"), encode(message), qos=1
+                    topic(device_id, channel), encode(message), qos=1, retain=channel == "status"
                 ).wait_for_publish(10)
         finally:
             client.loop_stop()

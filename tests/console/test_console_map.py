@@ -5,6 +5,7 @@ stream."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -12,6 +13,9 @@ import pytest
 from console_support import screenshot, sign_in
 from field_support import FIELD_BRACELETS, Field, now_s
 from playwright.sync_api import Browser, Page, expect
+
+from core import contract as c
+from core.messages import Status
 
 # Three bracelets around People's Square, Shanghai (WGS-84).
 PLACES = {
@@ -77,13 +81,30 @@ def test_a_new_fix_moves_the_marker_without_a_reload(placed: Field, page: Page) 
     assert page.evaluate("window.notReloaded") is True
 
 
+def test_a_status_change_reaches_the_open_map(placed: Field, page: Page) -> None:
+    sign_in(page, placed.url, "duty-admin")
+    page.goto(f"{placed.url}/console/map")
+    expect(page.locator(".live-state")).to_have_attribute("data-state", "live", timeout=10_000)
+    device = FIELD_BRACELETS[1]
+    status = page.locator(f'tr[data-device="{device}"] [data-cell="status"]')
+    expect(status).to_have_text("Not heard from")
+    placed.publish(device, [Status(boot=1, state=c.ONLINE, ts=now_s())], channel="status")
+    expect(status).to_have_text("Online", timeout=20_000)
+    marker = page.locator(f'.leaflet-marker-icon[title="{device}"]')
+    page.evaluate(f"FieldLive.map.setView(FieldLive.drawnAt('{device}'), 18)")
+    expect(marker).to_have_class(re.compile(r"\bbracelet-online\b"))
+    placed.publish(device, [Status(boot=1, state=c.OFFLINE, ts=now_s())], channel="status")
+    expect(status).to_have_text("Offline", timeout=20_000)
+
+
 def test_a_marker_opens_by_keyboard_and_names_status_and_accuracy(
     placed: Field, page: Page
 ) -> None:
     sign_in(page, placed.url, "duty-admin")
     page.goto(f"{placed.url}/console/map")
     wait_drawn(page, 3)
-    page.evaluate("FieldLive.map.setZoom(18)")  # no clusters: each marker on its own
+    # Close in on it: no clusters, each marker on its own.
+    page.evaluate(f"FieldLive.map.setView(FieldLive.drawnAt('{FIELD_BRACELETS[2]}'), 18)")
     marker = page.locator(f'.leaflet-marker-icon[title="{FIELD_BRACELETS[2]}"]')
     marker.focus()
     page.keyboard.press("Enter")
