@@ -12,6 +12,7 @@ import typer
 from fieldwatch_dev.bench import backlog as backlog_bench
 from fieldwatch_dev.bench import chaos as chaos_bench
 from fieldwatch_dev.bench import codec as codec_bench
+from fieldwatch_dev.bench import console as console_bench
 from fieldwatch_dev.bench import ingest as ingest_bench
 from fieldwatch_dev.bench import loadgen
 from fieldwatch_dev.bench import pipeline as pipeline_bench
@@ -173,6 +174,63 @@ def _rates(text: str | None) -> tuple[float, ...]:
         return tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise typer.BadParameter(f"not a list of rates: {text!r}") from None
+
+
+@app.command("console")
+def console_command(
+    quick: Annotated[
+        bool, typer.Option(help="Few requests, 3 streams, one short latency phase: < 60 s.")
+    ] = False,
+    requests: Annotated[
+        int | None, typer.Option(min=1, help="Timed requests per page (default 50).")
+    ] = None,
+    warmup: Annotated[
+        int | None, typer.Option(min=0, help="Warm-up requests per page (default 5).")
+    ] = None,
+    bracelets: Annotated[
+        int | None, typer.Option(min=3, help="Registered bracelets (default 300).")
+    ] = None,
+    streams: Annotated[
+        int | None, typer.Option(min=1, help="Open event streams, like open maps (default 10).")
+    ] = None,
+    background_rate: Annotated[
+        float | None,
+        typer.Option(min=1, help="Background load, readings/s, one per message (default 2000)."),
+    ] = None,
+    latency_seconds: Annotated[
+        float | None,
+        typer.Option(min=1, help="Seconds the moving bracelet publishes, per phase (default 60)."),
+    ] = None,
+    batch_age: Annotated[
+        str | None,
+        typer.Option(
+            help="The gateway's forward_batch_max_age_s, one latency phase each, "
+            "comma-separated (default 2,0.25)."
+        ),
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
+    ] = None,
+) -> None:
+    """Console pages' server time and size, publish -> marker latency, the cloud's memory."""
+    options = console_bench.quick_or_full(
+        quick,
+        requests=requests,
+        warmup=warmup,
+        bracelets=bracelets,
+        streams=streams,
+        background_rate=background_rate,
+        latency_seconds=latency_seconds,
+        batch_ages=_rates(batch_age) or None,
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-console-") as folder:
+        report = console_bench.run_console(options, Path(folder), say=typer.echo)
+    for line in console_bench.summary_lines(report):
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    if report.unseen:
+        raise typer.Exit(1)
 
 
 @app.command("loadgen")

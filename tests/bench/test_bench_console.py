@@ -1,0 +1,186 @@
+"""`fieldwatch bench console`: its pure parts (percentiles, the event stream's framing,
+when a fix counts as shown on a map, the summary), and a short run end to end that must
+produce every figure and see every fix. Speeds are never asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core.messages import LocationFix, WaterSample
+from core.receiver import decode
+from fieldwatch.cli import app
+from fieldwatch_dev.bench.console import (
+    ConsoleOptions,
+    ConsoleReport,
+    LatencyResult,
+    PageResult,
+    Roles,
+    bracelet_ids,
+    day_of_fixes,
+    describe_page,
+    first_reports,
+    marker_latencies,
+    parse_sse,
+    percentile,
+    phase_positions,
+    quick_or_full,
+    station_ids,
+    summary_lines,
+)
+
+NOW = 1_796_300_000
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.95) == 95
+    assert percentile(values, 0.99) == 99
+    assert percentile(values, 1.0) == 100
+    assert percentile(reversed(values), 0.5) == 50  # order does not matter
+    assert percentile([3.0], 0.99) == 3.0
+    assert percentile([1.0, 2.0], 0.5) == 1.0
+    assert percentile([], 0.5) is None
+    with pytest.raises(ValueError, match="q must be"):
+        percentile(values, 0)
+
+
+def test_the_event_stream_is_framed_into_events() -> None:
+    lines = [
+        ": ping",
+        "",
+        "event: devices",
+        'data: [{"id": "br-000001", "lat": 31.2}]',
+        "retry: 3000",
+        "",
+        "data: a",
+        "data: b",
+        "",
+        "event: signed-out",
+        "data: {}",
+        "",
+    ]
+    events = list(parse_sse(lines))
+    assert events == [
+        ("devices", '[{"id": "br-000001", "lat": 31.2}]'),
+        ("message", "a\nb"),
+        ("signed-out", "{}"),
+    ]
+
+
+def test_a_fix_is_on_the_map_once_it_or_a_later_one_is_shown() -> None:
+    published = [0.0, 1.0, 2.0, 3.0, 4.0]
+    # Fix 0 was overtaken by fix 1 in one gateway batch; 3 never came, 2 and 4 did.
+    view = marker_latencies(published, {1: 1.5, 2: 2.25, 4: 4.5})
+    assert view.latencies_s == [1.5, 0.5, 0.25, 1.5, 0.5]
+    assert (view.exact, view.overtaken, view.unseen) == (3, 2, 0)
+    # The last fix never delivered: it is unseen, the earlier ones are not.
+    tail = marker_latencies(published, {1: 1.5})
+    assert (tail.exact, tail.overtaken, tail.unseen) == (1, 1, 3)
+    assert marker_latencies(published, {}).unseen == 5
+
+
+def test_positions_are_distinct_within_and_across_phases() -> None:
+    first, second = phase_positions(1, 120), phase_positions(2, 120)
+    assert len(set(first)) == 120
+    assert not set(first) & set(second)
+
+
+def test_the_reports_are_contract_records_of_every_device() -> None:
+    bracelets, stations = bracelet_ids(5), station_ids(2)
+    roles = Roles.of(bracelets)
+    items = first_reports(bracelets, stations, roles, NOW)
+    reporting = {item.device_id for item in items}
+    assert reporting == (set(bracelets) - {roles.tracked}) | set(stations)
+    water = [decode(i.payload) for i in items if i.device_id == stations[0]]
+    assert len(water) == 96
+    assert all(isinstance(m, WaterSample) for m in water)
+    day = day_of_fixes(roles.tracked, NOW - 86_400, 8640, 10)
+    fixes = [decode(item.payload) for item in day]
+    assert all(isinstance(f, LocationFix) for f in fixes)
+    assert [f.seq for f in fixes] == list(range(8640))
+    assert fixes[-1].ts - fixes[0].ts == 86_390
+    assert all(i.received_at_ms == f.ts * 1000 + 200 for i, f in zip(day, fixes, strict=True))
+
+
+def test_what_a_page_held_is_read_from_its_bytes() -> None:
+    bracelets = bracelet_ids(3)
+    table = '<tr data-device="br-000001"><tr data-device="br-000003"><tr data-device="rs-000001">'
+    assert describe_page("map", table.encode(), bracelets) == "2 of 3 bracelets listed"
+    assert describe_page("devices", table.encode(), bracelets) == "3 device rows"
+    page = '<td data-testid="track-points">8640</td><td data-testid="track-late">0</td>'
+    assert describe_page("device, one-day track", page.encode(), bracelets) == (
+        "8,640 fixes drawn (every fix)"
+    )
+    api = json.dumps({"points": [{}, {}]}).encode()
+    assert describe_page("track API, every fix", api, bracelets) == "2 points"
+
+
+def test_the_summary_names_every_figure_and_a_skipped_page() -> None:
+    report = ConsoleReport(ConsoleOptions())
+    report.pages = [
+        PageResult("map", "/console/map", 200, None, [0.010, 0.020, 0.030], 1234, "3 listed"),
+        PageResult("sites", "/console/sites", 404, "404, its route is not there yet"),
+    ]
+    latency = LatencyResult(2.0, 2, published=3, background_offered_per_s=1999.0)
+    latency.streams_opened = 2
+    latency.per_stream = [marker_latencies([0.0, 1.0, 2.0], {0: 0.5, 2: 2.5})] * 2
+    report.latency = [latency]
+    report.cloud_max_rss_mib = 150.0
+    text = "\n".join(summary_lines(report))
+    assert "| map | `/console/map` | 3 | 20 | 30 | 1,234 | 3 listed |" in text
+    assert "skipped: 404, its route is not there yet" in text
+    assert "| 2 | 2/2 | 1,999 | 3 | 500 | 1,500 | 4 | 2 | 0 |" in text
+    assert "cloud max RSS 150 MiB" in text
+    assert report.to_json()["publish_to_marker"] == [latency.to_json()]
+
+
+def test_quick_options_take_what_is_given() -> None:
+    options = quick_or_full(True, streams=2, requests=None, batch_ages=(2.0, 0.25))
+    assert options.streams == 2
+    assert options.requests == ConsoleOptions.quick().requests
+    assert options.batch_ages == (2.0, 0.25)
+    assert quick_or_full(False).requests == 50
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_a_short_run_gives_every_figure_and_sees_every_fix(tmp_path: Path) -> None:
+    json_file = tmp_path / "console.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("bench", "console", "--quick", "--bracelets", "30", "--requests", "2"),
+            *("--latency-seconds", "4", "--streams", "2", "--json", str(json_file)),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(json_file.read_text())
+    pages = {page["name"]: page for page in report["pages"]}
+    for name in ("overview", "map", "devices", "device, one-day track", "sites"):
+        page = pages[name]
+        if page["skipped"] is not None:  # a page whose route is not there yet
+            assert page["status"] == 404
+            continue
+        assert page["requests"] == 2
+        assert page["p50_ms"] is not None
+        assert page["p95_ms"] is not None
+        assert page["bytes"] > 0
+    assert pages["map"]["skipped"] is not None or pages["map"]["detail"] == (
+        "30 of 30 bracelets listed"
+    )
+    assert report["track"]["fixes_stored"] == 8640
+    [phase] = report["publish_to_marker"]
+    assert phase["streams_opened"] == 2
+    assert phase["fixes_published"] == 8
+    assert phase["p50_ms"] is not None
+    assert phase["p99_ms"] is not None
+    assert phase["unseen"] == 0
+    assert phase["deliveries"] == 2 * 8
+    assert report["cloud_max_rss_mib"] > 0
+    assert "unseen fixes: 0" in result.output
