@@ -72,8 +72,8 @@ class Field:
             client.disconnect()
 
     def seq(self, device_id: str) -> int:
-        """The next sequence number of a device (boot 1), counted from 1."""
-        number = self._next_seq.get(device_id, 1)
+        """The next sequence number of a device (boot 1), counted from 0 as an agent's boot is."""
+        number = self._next_seq.get(device_id, 0)
         self._next_seq[device_id] = number + 1
         return number
 
@@ -122,6 +122,11 @@ class Field:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what or condition}")
             time.sleep(0.2)
+
+    def caught_up(self, device_id: str) -> bool:
+        """Whether the cloud holds the last record ``fix``/``sample`` made for the device."""
+        made = self._next_seq.get(device_id)
+        return made is not None and self.stored_seq(device_id) == made - 1
 
     def stored_seq(self, device_id: str) -> int | None:
         """The highest seq the cloud holds of a device (boot 1)."""

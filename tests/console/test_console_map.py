@@ -41,7 +41,7 @@ def placed(field: Field) -> Field:
     for device, (lat, lon, accuracy) in PLACES.items():
         field.publish(device, [field.fix(device, ts, lat, lon, accuracy)])
     for device in PLACES:
-        field.wait_for(lambda d=device: field.stored_seq(d) == 1, what=f"{device} stored")
+        field.wait_for(lambda d=device: field.caught_up(d), what=f"{device} stored")
     return field
 
 

@@ -37,9 +37,9 @@ def test_readings_today_count_only_today_and_only_what_a_person_may_see(
                 for n in range(count)
             ],
         )
-    field.wait_for(lambda: field.stored_seq(bracelet) == 3, what="the fixes stored")
-    field.wait_for(lambda: field.stored_seq("rs-000001") == 3, what="east samples stored")
-    field.wait_for(lambda: field.stored_seq("rs-000003") == 1, what="west sample stored")
+    field.wait_for(lambda: field.caught_up(bracelet), what="the fixes stored")
+    field.wait_for(lambda: field.caught_up("rs-000001"), what="east samples stored")
+    field.wait_for(lambda: field.caught_up("rs-000003"), what="west sample stored")
 
     for username, expected in (("duty-admin", "6"), ("chief-east", "3"), ("chief-west", "1")):
         page.context.clear_cookies()

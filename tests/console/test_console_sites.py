@@ -64,8 +64,8 @@ def published(field: Field) -> Published:
     ]
     field.publish(SONDE, sonde)
     field.publish(BUSY, busy)
-    field.wait_for(lambda: field.stored_seq(SONDE) == len(sonde), 60, "the sonde's samples")
-    field.wait_for(lambda: field.stored_seq(BUSY) == len(busy), 60, "the busy station's samples")
+    field.wait_for(lambda: field.caught_up(SONDE), 60, "the sonde's samples")
+    field.wait_for(lambda: field.caught_up(BUSY), 60, "the busy station's samples")
     return Published(now, calibrating_ts, fault_ts)
 
 
