@@ -72,6 +72,7 @@ ADMIN_PASSWORD = "a long bench console password"
 MAX_BATCH_RECORDS = 5000
 DAY_S = 86_400
 STATION_EVERY_S = 900
+LIVE_WINDOW_S = 120  # a live day is posted in batches of 2 min of fixes
 # Bracelets spread over a district of about 10 km around People's Square (WGS-84).
 DISTRICT_LAT, DISTRICT_LON, DISTRICT_SPAN = 31.2304, 121.4737, 0.09
 SITE_RIVERS = ("Huangpu", "Suzhou Creek")
@@ -127,18 +128,24 @@ def site_of(station_index: int) -> str:
 
 @dataclass(frozen=True)
 class Roles:
-    """Who does what among the bracelets: X moves on the maps, one has a day of track,
-    the rest carry the background load."""
+    """Who does what among the bracelets: X moves on the maps; one has a day of track
+    forwarded live, one the same day caught up at once (every fix late); the rest carry
+    the background load."""
 
     moving: str
     tracked: str
+    backfilled: str
     background: tuple[str, ...]
 
     @classmethod
     def of(cls, bracelets: Sequence[str]) -> Roles:
-        if len(bracelets) < 3:
-            raise ValueError("at least 3 bracelets: one moving, one tracked, one for the load")
-        return cls(bracelets[0], bracelets[1], tuple(bracelets[2:]))
+        if len(bracelets) < 4:
+            raise ValueError("at least 4 bracelets: moving, tracked, backfilled, background")
+        return cls(bracelets[0], bracelets[1], bracelets[2], tuple(bracelets[3:]))
+
+    @property
+    def tracks(self) -> tuple[str, str]:
+        return (self.tracked, self.backfilled)
 
 
 # ---------------------------------------------------------------- pure parts
@@ -322,6 +329,7 @@ class ConsoleReport:
     latency: list[LatencyResult] = field(default_factory=list)
     track_stored: int = 0
     track_ingest_s: float = 0.0
+    backfilled_stored: int = 0
     cloud_max_rss_mib: float = 0.0
     cloud_rss_after_pages_mib: float = 0.0
     stack_up_s: float = 0.0
@@ -337,7 +345,11 @@ class ConsoleReport:
         return {
             "options": {**asdict(self.options), "batch_ages": list(self.options.batch_ages)},
             "pages": [p.to_json() for p in self.pages],
-            "track": {"fixes_stored": self.track_stored, "ingest_s": self.track_ingest_s},
+            "track": {
+                "fixes_stored": self.track_stored,
+                "ingest_s": self.track_ingest_s,
+                "caught_up_fixes_stored": self.backfilled_stored,
+            },
             "publish_to_marker": [r.to_json() for r in self.latency],
             "cloud_max_rss_mib": self.cloud_max_rss_mib,
             "cloud_rss_after_pages_mib": self.cloud_rss_after_pages_mib,
@@ -405,7 +417,8 @@ def summary_lines(report: ConsoleReport) -> list[str]:
         *latency_table(report.latency),
         "",
         f"one-day track: {report.track_stored:,} fixes stored in {report.track_ingest_s:.1f} s "
-        "(cloud ingest API)",
+        f"(cloud ingest API, batches of {LIVE_WINDOW_S} s); the same day caught up at once: "
+        f"{report.backfilled_stored:,}",
         f"memory: cloud max RSS {report.cloud_max_rss_mib:,.0f} MiB over the run "
         f"({report.cloud_rss_after_pages_mib:,.0f} MiB after the pages)",
         f"unseen fixes: {report.unseen}",
@@ -422,7 +435,12 @@ def summary_lines(report: ConsoleReport) -> list[str]:
 
 
 _TRACK_POINTS = re.compile(r'data-testid="track-points">\s*([\d,]+)\s*<')
+_TRACK_LATE = re.compile(r'data-testid="track-late">\s*([\d,]+)\s*<')
 _DEVICE_ROW = re.compile(r'<tr data-device="([^"]+)"')
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def describe_page(name: str, body: bytes, bracelets: Sequence[str]) -> str:
@@ -438,8 +456,11 @@ def describe_page(name: str, body: bytes, bracelets: Sequence[str]) -> str:
         if points is None:
             return "no track shown"
         # The count of late fixes is shown only when every fix is drawn.
-        shown = "every fix" if 'data-testid="track-late"' in text else "buckets"
-        return f"{int(points.group(1).replace(',', '')):,} fixes drawn ({shown})"
+        late = _TRACK_LATE.search(text)
+        drawn = f"{_number(points.group(1)):,} fixes drawn"
+        if late is None:
+            return f"{drawn} (buckets)"
+        return f"{drawn} (every fix), {_number(late.group(1)):,} late"
     if name.startswith("track API"):
         try:
             answer = json.loads(text)
@@ -467,12 +488,12 @@ def district_position(rng: random.Random) -> tuple[int, int]:
 def first_reports(
     bracelets: Sequence[str], stations: Sequence[str], roles: Roles, now_s: int
 ) -> list[ForwardedMessage]:
-    """A fix and a health record of every bracelet but the tracked one, and a day of
-    water samples of every station (boot 1 each)."""
+    """A fix and a health record of every bracelet but the two with a day of track, and
+    a day of water samples of every station (boot 1 each)."""
     rng = random.Random(7)
     items: list[ForwardedMessage] = []
     for n, bracelet in enumerate(bracelets):
-        if bracelet == roles.tracked:
+        if bracelet in roles.tracks:
             continue
         ts = now_s - 60 - n % 50
         lat_e7, lon_e7 = district_position(rng)
@@ -507,9 +528,36 @@ def day_of_fixes(
     return items
 
 
-def chunks(items: Sequence[ForwardedMessage], size: int) -> Iterator[Sequence[ForwardedMessage]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# A batch to post and the gateway's time it was sent at (Unix ms).
+Sent = tuple[Sequence[ForwardedMessage], int]
+
+
+def sent_at_once(items: Sequence[ForwardedMessage], now_ms: int) -> list[Sent]:
+    """Batches of at most MAX_BATCH_RECORDS, all sent now: a catch-up after an outage,
+    so every record older than ``late_after_s`` is late."""
+    return [
+        (items[start : start + MAX_BATCH_RECORDS], now_ms)
+        for start in range(0, len(items), MAX_BATCH_RECORDS)
+    ]
+
+
+def sent_live(items: Sequence[ForwardedMessage], window_s: int = LIVE_WINDOW_S) -> list[Sent]:
+    """The items (in the gateway's order) in batches of ``window_s`` of receiving, each
+    sent half a second after its last record came: as a gateway forwarding all along
+    does, so no record waits longer than ``late_after_s`` (300 s by default)."""
+    batches: list[Sent] = []
+    part: list[ForwardedMessage] = []
+    window_end = 0
+    for item in items:
+        if part and (item.received_at_ms >= window_end or len(part) >= MAX_BATCH_RECORDS):
+            batches.append((part, part[-1].received_at_ms + 500))
+            part = []
+        if not part:
+            window_end = item.received_at_ms + window_s * 1000
+        part.append(item)
+    if part:
+        batches.append((part, part[-1].received_at_ms + 500))
+    return batches
 
 
 # ---------------------------------------------------------------- I/O
@@ -519,15 +567,14 @@ class IngestError(RuntimeError):
     """The cloud did not accept a report."""
 
 
-def post_batches(url: str, token: str, items: Sequence[ForwardedMessage]) -> int:
-    """POST the items to the cloud's ingest API in batches; the records accepted."""
+def post_batches(url: str, token: str, batches: Iterable[Sent]) -> int:
+    """POST the batches to the cloud's ingest API as the bench gateway; the records
+    accepted (every one must be)."""
     accepted = 0
     with httpx.Client(base_url=url, timeout=120.0) as client:
-        for number, part in enumerate(chunks(items, MAX_BATCH_RECORDS)):
+        for number, (part, sent_at_ms) in enumerate(batches):
             batch_id = f"{GATEWAY_ID}:console-bench-{time.time_ns()}-{number}"
-            body = encode_batch(
-                ForwardBatch(GATEWAY_ID, batch_id, int(time.time() * 1000), tuple(part))
-            )
+            body = encode_batch(ForwardBatch(GATEWAY_ID, batch_id, sent_at_ms, tuple(part)))
             answer = client.post(
                 "/api/v1/ingest",
                 content=body,
@@ -618,6 +665,10 @@ def page_plans(roles: Roles, first_site: str, day_start: datetime) -> list[PageP
         PagePlan("map", "/console/map"),
         PagePlan("devices", "/console/devices"),
         PagePlan("device, one-day track", f"/console/devices/{roles.tracked}?{period}"),
+        PagePlan(
+            "device, one-day track caught up (every fix late)",
+            f"/console/devices/{roles.backfilled}?{period}",
+        ),
         PagePlan("sites", "/console/sites"),
         PagePlan("site", f"/console/sites/{first_site}"),
         PagePlan("track API, every fix", f"/api/v1/devices/{roles.tracked}/track?{api}", True),
@@ -960,16 +1011,25 @@ def _measure(
     cookie = populate(database_url, stations)
     now_s = int(time.time())
     reports = first_reports(bracelets, stations, roles, now_s)
-    stored = post_batches(url, stack.token, reports)
+    reports.sort(key=lambda item: item.received_at_ms)
+    stored = post_batches(url, stack.token, sent_live(reports))
     say(f"reports stored: {stored:,} records (a fix and a health record a bracelet, water)")
     day_start_s = (now_s // 60) * 60 - DAY_S
-    track = day_of_fixes(roles.tracked, day_start_s, options.track_fixes, options.track_every_s)
+    fixes, every_s = options.track_fixes, options.track_every_s
     ingest_started = time.monotonic()
-    report.track_stored = post_batches(url, stack.token, track)
+    live = sent_live(day_of_fixes(roles.tracked, day_start_s, fixes, every_s))
+    report.track_stored = post_batches(url, stack.token, live)
     report.track_ingest_s = time.monotonic() - ingest_started
     say(
         f"one-day track of {roles.tracked}: {report.track_stored:,} fixes stored in "
-        f"{report.track_ingest_s:.1f} s"
+        f"{report.track_ingest_s:.1f} s ({len(live)} batches of {LIVE_WINDOW_S} s, as forwarded live)"
+    )
+    late = day_of_fixes(roles.backfilled, day_start_s, fixes, every_s)
+    caught_up = sent_at_once(late, int(time.time() * 1000))
+    report.backfilled_stored = post_batches(url, stack.token, caught_up)
+    say(
+        f"the same day of {roles.backfilled}, caught up: {report.backfilled_stored:,} fixes in "
+        f"{len(caught_up)} batches sent now"
     )
     plans = page_plans(roles, site_of(0), datetime.fromtimestamp(day_start_s, UTC))
     token = api_token(url)

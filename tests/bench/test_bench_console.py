@@ -28,6 +28,8 @@ from fieldwatch_dev.bench.console import (
     percentile,
     phase_positions,
     quick_or_full,
+    sent_at_once,
+    sent_live,
     station_ids,
     summary_lines,
 )
@@ -93,9 +95,10 @@ def test_positions_are_distinct_within_and_across_phases() -> None:
 def test_the_reports_are_contract_records_of_every_device() -> None:
     bracelets, stations = bracelet_ids(5), station_ids(2)
     roles = Roles.of(bracelets)
+    assert roles.background == (bracelets[3], bracelets[4])
     items = first_reports(bracelets, stations, roles, NOW)
     reporting = {item.device_id for item in items}
-    assert reporting == (set(bracelets) - {roles.tracked}) | set(stations)
+    assert reporting == (set(bracelets) - set(roles.tracks)) | set(stations)
     water = [decode(i.payload) for i in items if i.device_id == stations[0]]
     assert len(water) == 96
     assert all(isinstance(m, WaterSample) for m in water)
@@ -107,15 +110,30 @@ def test_the_reports_are_contract_records_of_every_device() -> None:
     assert all(i.received_at_ms == f.ts * 1000 + 200 for i, f in zip(day, fixes, strict=True))
 
 
+def test_a_live_day_is_sent_as_it_was_received_and_a_caught_up_one_at_once() -> None:
+    day = day_of_fixes("br-000002", NOW - 86_400, 8640, 10)
+    live = sent_live(day, window_s=120)
+    assert [item for part, _sent in live for item in part] == day
+    assert len(live) == 720  # 12 fixes of 10 s in each 2 minutes
+    for part, sent_at_ms in live:
+        assert sent_at_ms == part[-1].received_at_ms + 500
+        assert sent_at_ms - part[0].received_at_ms < 300_000  # never late (late_after_s)
+    caught_up = sent_at_once(day, NOW * 1000)
+    assert [len(part) for part, _sent in caught_up] == [5000, 3640]
+    assert {sent for _part, sent in caught_up} == {NOW * 1000}
+
+
 def test_what_a_page_held_is_read_from_its_bytes() -> None:
     bracelets = bracelet_ids(3)
     table = '<tr data-device="br-000001"><tr data-device="br-000003"><tr data-device="rs-000001">'
     assert describe_page("map", table.encode(), bracelets) == "2 of 3 bracelets listed"
     assert describe_page("devices", table.encode(), bracelets) == "3 device rows"
-    page = '<td data-testid="track-points">8640</td><td data-testid="track-late">0</td>'
+    page = '<td data-testid="track-points">8,640</td><td data-testid="track-late">12</td>'
     assert describe_page("device, one-day track", page.encode(), bracelets) == (
-        "8,640 fixes drawn (every fix)"
+        "8,640 fixes drawn (every fix), 12 late"
     )
+    buckets = '<td data-testid="track-points">1440</td>'
+    assert describe_page("device", buckets.encode(), bracelets) == "1,440 fixes drawn (buckets)"
     api = json.dumps({"points": [{}, {}]}).encode()
     assert describe_page("track API, every fix", api, bracelets) == "2 points"
 
@@ -162,7 +180,8 @@ def test_a_short_run_gives_every_figure_and_sees_every_fix(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     report = json.loads(json_file.read_text())
     pages = {page["name"]: page for page in report["pages"]}
-    for name in ("overview", "map", "devices", "device, one-day track", "sites"):
+    caught_up = "device, one-day track caught up (every fix late)"
+    for name in ("overview", "map", "devices", "device, one-day track", caught_up, "sites"):
         page = pages[name]
         if page["skipped"] is not None:  # a page whose route is not there yet
             assert page["status"] == 404
@@ -175,6 +194,7 @@ def test_a_short_run_gives_every_figure_and_sees_every_fix(tmp_path: Path) -> No
         "30 of 30 bracelets listed"
     )
     assert report["track"]["fixes_stored"] == 8640
+    assert report["track"]["caught_up_fixes_stored"] == 8640
     [phase] = report["publish_to_marker"]
     assert phase["streams_opened"] == 2
     assert phase["fixes_published"] == 8
