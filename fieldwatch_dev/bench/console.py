@@ -5,10 +5,11 @@ One run: the whole pipeline as a user runs it (``stack.Stack``: Mosquitto, Influ
 stations at their sites registered, and an administrator who signs in.
 
 1. **Reports.** Every bracelet reports a fix and a health record, every station a day
-   of water samples (one every 15 min), and one bracelet a full day of fixes (one every
-   10 s: 8,640), all through the cloud's ingest API with the bench gateway's token
-   (``POST /api/v1/ingest``, batches of at most 5,000 records, each as the gateway
-   forwards it: received when its device time says).
+   of water samples (one every 15 min), and two bracelets a full day of fixes (one every
+   10 s: 8,640): one as forwarded live (batches of 2 minutes, none late), one caught up
+   at once (batches of at most 5,000 sent now: every fix late). All through the cloud's
+   ingest API with the bench gateway's token (``POST /api/v1/ingest``), each record
+   received by the gateway when its device time says.
 2. **Pages.** Each console page, as the administrator: warm-up requests, then N timed
    ones one after the other, from this process with httpx (keep-alive); p50 and p95 of
    the time to the last byte, and the bytes of the page. A page that answers 404 "Not
