@@ -87,8 +87,10 @@ class EdgeSettings(FieldwatchSettings):
             " items, any other message 1)"
         ),
     )
+    # Half a second: a live map's fix waits at most that here (docs/benchmarks.md, "Console");
+    # at high load batches fill by count long before.
     forward_batch_max_age_s: float = Field(
-        default=2.0,
+        default=0.5,
         gt=0,
         allow_inf_nan=False,
         description="a batch is sent once its oldest reading waited this many seconds",

@@ -88,7 +88,7 @@ def test_edge_defaults_work_for_development(clean_environment: Path) -> None:
     assert str(edge.cloud_url).rstrip("/") == "http://127.0.0.1:8000"
     assert edge.gateway_token.get_secret_value().startswith("dev-")
     assert edge.forward_batch_max_readings == 5000
-    assert edge.forward_batch_max_age_s == 2.0
+    assert edge.forward_batch_max_age_s == 0.5
     assert edge.metrics_port == 9464
     assert set(loaded.origins.values()) == {"default"}
 
@@ -142,7 +142,7 @@ def test_each_deployable_reads_its_own_section_of_a_shared_file(tmp_path: Path) 
         gateway_id = "district-7"
         mqtt_url = "mqtts://broker.example:8883"
         buffer_max_bytes = "512MiB"
-        forward_batch_max_age_s = 0.5
+        forward_batch_max_age_s = 0.75
 
         [cloud]
         port = 8080
@@ -153,7 +153,7 @@ def test_each_deployable_reads_its_own_section_of_a_shared_file(tmp_path: Path) 
     assert edge.settings.gateway_id == "district-7"
     assert str(edge.settings.mqtt_url) == "mqtts://broker.example:8883"
     assert edge.settings.buffer_max_bytes == ByteSize(512 * 1024**2)
-    assert edge.settings.forward_batch_max_age_s == 0.5
+    assert edge.settings.forward_batch_max_age_s == 0.75
     assert edge.origins["gateway_id"] == "file"
     assert edge.origins["metrics_port"] == "default"
 
