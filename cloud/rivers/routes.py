@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from cloud.fleet.models import Device
 from cloud.identity.deps import PrincipalDep
 from cloud.identity.policy import require
 from cloud.rivers import policy
 from cloud.rivers.models import RiverSite
+from cloud.rivers.queries import stations_by_site
 from cloud.rivers.schemas import SiteLatestOut, SiteOut, WaterPoint, WaterSeriesOut
 from cloud.timeseries.queries import (
     Aggregate,
@@ -40,7 +39,7 @@ def list_sites(principal: PrincipalDep, session: SessionDep) -> list[SiteOut]:
     """The sites the caller may see (a river chief: the ones assigned to them)."""
     require(policy.may_list_sites(principal), "see river sites")
     visible = policy.visible_sites(principal)
-    stations = _stations_by_site(session, visible)
+    stations = stations_by_site(session, visible)
     return [
         SiteOut(
             id=site.id,
@@ -61,7 +60,7 @@ def latest_values(
     """The newest sample of every site the caller may see (sites without one: empty)."""
     require(policy.may_list_sites(principal), "see river sites")
     visible = policy.visible_sites(principal)
-    stations = _stations_by_site(session, visible)
+    stations = stations_by_site(session, visible)
     statement = latest_water_statement()
     newest: dict[str, dict[str, Any]] = {}
     for sample in rows_of(runtime.influx.query(statement.text, statement.params)):
@@ -115,23 +114,6 @@ def water_series(
         aggregate=aggregate.value if window.every_s else None,
         points=points,
     )
-
-
-def _stations_by_site(
-    session: Session, visible: ColumnElement[bool]
-) -> defaultdict[str, list[str]]:
-    """The stations placed at each visible site, in one query."""
-    stations: defaultdict[str, list[str]] = defaultdict(list)
-    query = (
-        select(Device.site_id, Device.id)
-        .join(RiverSite, RiverSite.id == Device.site_id)
-        .where(visible)
-        .order_by(Device.id)
-    )
-    for site_id, device_id in session.execute(query):
-        if site_id is not None:
-            stations[site_id].append(device_id)
-    return stations
 
 
 def _values(row: dict[str, Any]) -> dict[str, float | None]:

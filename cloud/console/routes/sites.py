@@ -8,7 +8,6 @@ values with a status flag other than normal are shown as flagged, never as norma
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,8 +15,7 @@ from typing import Annotated, Any
 from babel.dates import format_timedelta
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from cloud.console import i18n
 from cloud.console.pages import PREFIX, Viewer, ViewerDep, render
@@ -46,6 +44,7 @@ from cloud.fleet.models import Device
 from cloud.identity.policy import require
 from cloud.rivers import policy as rivers_policy
 from cloud.rivers.models import RiverSite
+from cloud.rivers.queries import stations_by_site
 from cloud.timeseries.influx import InfluxStore
 from cloud.timeseries.queries import (
     Statement,
@@ -91,7 +90,7 @@ def sites_page(
 ) -> Response:
     require(rivers_policy.may_list_sites(viewer.principal), "see river sites")
     visible = rivers_policy.visible_sites(viewer.principal)
-    stations = _stations_by_site(session, visible)
+    stations = stations_by_site(session, visible)
     newest = _newest_by_station(runtime.influx)
     lines = [
         SiteLine(site, latest_of(newest[s] for s in stations[site.id] if s in newest))
@@ -100,23 +99,6 @@ def sites_page(
     translate = i18n.translations(viewer.language).gettext
     data = [_marker_data(line, viewer, translate) for line in lines]
     return render(request, "sites.html", {"lines": lines, "data": data}, viewer=viewer)
-
-
-def _stations_by_site(
-    session: Session, visible: ColumnElement[bool]
-) -> defaultdict[str, list[str]]:
-    """The stations of every visible site, in one query filtered by the policy."""
-    stations: defaultdict[str, list[str]] = defaultdict(list)
-    query = (
-        select(Device.site_id, Device.id)
-        .join(RiverSite, RiverSite.id == Device.site_id)
-        .where(visible)
-        .order_by(Device.id)
-    )
-    for site_id, device_id in session.execute(query):
-        if site_id is not None:
-            stations[site_id].append(device_id)
-    return stations
 
 
 def _newest_by_station(influx: InfluxStore) -> dict[str, dict[str, Any]]:
