@@ -205,14 +205,28 @@ def console_command(
         str | None,
         typer.Option(
             help="The gateway's forward_batch_max_age_s, one latency phase each, "
-            "comma-separated (default 2,0.25)."
+            "comma-separated (default 0.5,0.25; 0.5 is the gateway's default)."
         ),
     ] = None,
+    history_bracelets: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Bracelets given a day of fixes written straight to InfluxDB before the "
+            "pages (default: all but the two whose day goes through the ingest API).",
+        ),
+    ] = None,
+    no_history: Annotated[
+        bool,
+        typer.Option("--no-history", help="No bracelet's day written straight to InfluxDB."),
+    ] = False,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,
 ) -> None:
-    """Console pages' server time and size, publish -> marker latency, the cloud's memory."""
+    """Console pages' server time and size, publish -> marker latency, the cloud's memory.
+
+    Every bracelet has a day of fixes before the pages (with --quick an hour)."""
     options = console_bench.quick_or_full(
         quick,
         requests=requests,
@@ -222,6 +236,7 @@ def console_command(
         background_rate=background_rate,
         latency_seconds=latency_seconds,
         batch_ages=_rates(batch_age) or None,
+        history_bracelets=0 if no_history else history_bracelets,
     )
     with tempfile.TemporaryDirectory(prefix="fieldwatch-console-") as folder:
         report = console_bench.run_console(options, Path(folder), say=typer.echo)

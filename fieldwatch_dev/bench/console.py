@@ -4,18 +4,25 @@ One run: the whole pipeline as a user runs it (``stack.Stack``: Mosquitto, Influ
 ``fieldwatch cloud serve``, ``fieldwatch edge run``) with 300 bracelets and a few river
 stations at their sites registered, and an administrator who signs in.
 
-1. **Reports.** Every bracelet reports a fix and a health record, every station a day
-   of water samples (one every 15 min), and two bracelets a full day of fixes (one every
-   10 s: 8,640): one as forwarded live (batches of 2 minutes, none late), one caught up
-   at once (batches of at most 5,000 sent now: every fix late). All through the cloud's
-   ingest API with the bench gateway's token (``POST /api/v1/ingest``), each record
-   received by the gateway when its device time says.
-2. **Pages.** Each console page, as the administrator: warm-up requests, then N timed
+1. **A day of every bracelet.** Every bracelet but two has a day of fixes (one every
+   10 s: 8,640, a slow random walk) ending now, written straight to InfluxDB as the
+   cloud's ingest writes them (``record_point``, ``InfluxStore.write``, 5,000 lines a
+   request): 2.6 million fixes through the broker would take 10 to 20 minutes at the
+   pipeline's sustained load. Their (boot, seq) runs are written to the cloud's
+   database with them, so the cloud knows them as received.
+2. **Reports.** Every bracelet reports a fix and a health record (the next of its boot's
+   numbers after its day), every station a day of water samples (one every 15 min), and
+   the two other bracelets their day of fixes: one as forwarded live (batches of 2
+   minutes, none late), one caught up at once (batches of at most 5,000 sent now: every
+   fix late). All through the cloud's ingest API with the bench gateway's token
+   (``POST /api/v1/ingest``), each record received by the gateway when its device time
+   says.
+3. **Pages.** Each console page, as the administrator: warm-up requests, then N timed
    ones one after the other, from this process with httpx (keep-alive); p50 and p95 of
    the time to the last byte, and the bytes of the page. A page that answers 404 "Not
    Found" (its route is not there yet) is skipped with a note. The JSON track API is
    timed the same way with a bearer token.
-3. **Publish -> marker.** K event streams (``/console/live``, like K open maps) are held
+4. **Publish -> marker.** K event streams (``/console/live``, like K open maps) are held
    open while the load generator offers background load (one fix per message) from the
    other bracelets; bracelet X publishes a fix with a new position every ~0.5 s over
    MQTT (QoS 1). For each fix and each stream: the time from the publish call until the
@@ -23,7 +30,7 @@ stations at their sites registered, and an administrator who signs in.
    shows the newest position: a fix overtaken by the next one inside one gateway batch
    is never drawn, and needs not be). Once per gateway ``forward_batch_max_age_s``
    asked (the gateway is restarted with it).
-4. **Memory.** The cloud process's resident size, sampled every 0.25 s for the run.
+5. **Memory.** The cloud process's resident size, sampled every 0.25 s for the run.
 
 The figures are measured from the client on the same 2-core machine: the bench's own
 threads (the streams' readers above all) share the CPU with what they measure.
@@ -35,16 +42,19 @@ import contextlib
 import json
 import math
 import os
+import queue
 import random
 import re
 import socket
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -53,17 +63,23 @@ from sqlalchemy import select
 
 import cloud.models  # noqa: F401  (every table, so the mappers resolve their foreign keys)
 from cloud.console import sessions
+from cloud.console.overview import local_midnight
 from cloud.db.engine import make_engine, make_sessions
 from cloud.fleet.models import Device
 from cloud.fleet.service import place_at_site
 from cloud.identity.models import Role, User
 from cloud.identity.service import add_user
+from cloud.ingest.models import SequenceRange
 from cloud.rivers.service import add_site
+from cloud.settings import CloudSettings
+from cloud.timeseries.influx import InfluxStore
+from cloud.timeseries.points import RecordContext, StoredPoint, record_point
 from core import contract as c
 from core.codec import encode
 from core.forwarding import ForwardBatch, ForwardedMessage, encode_batch
 from core.messages import Health, LocationFix, Message, WaterSample
 from core.topics import topic
+from fieldwatch_dev.bench.endpoints import InfluxEndpoint
 from fieldwatch_dev.bench.loadgen import LoadProcess, LoadSpec
 from fieldwatch_dev.bench.stack import GATEWAY_ID, GatewayTuning, Stack
 from fieldwatch_dev.bench.steps import rss_mib
@@ -77,6 +93,15 @@ LIVE_WINDOW_S = 120  # a live day is posted in batches of 2 min of fixes
 # Bracelets spread over a district of about 10 km around People's Square (WGS-84).
 DISTRICT_LAT, DISTRICT_LON, DISTRICT_SPAN = 31.2304, 121.4737, 0.09
 SITE_RIVERS = ("Huangpu", "Suzhou Creek")
+# A slow random walk: each fix a step of WALK_STEP_M (standard deviation, each axis) from
+# the one before, about 0.4 m/s; over a day about 280 m of spread.
+WALK_STEP_M = 3.0
+LAT_E7_PER_M = 1e7 / 111_320
+LON_E7_PER_M = LAT_E7_PER_M / math.cos(math.radians(DISTRICT_LAT))
+REPORT_BOOT = 1
+SETTLE_AFTER_LINES = 100_000  # after a bulk write this large, wait until InfluxDB is idle
+# "Readings today" counts from midnight where the console's readers are.
+CONSOLE_ZONE = ZoneInfo(str(CloudSettings.model_fields["console_timezone"].default))
 
 
 # ---------------------------------------------------------------- options
@@ -94,8 +119,13 @@ class ConsoleOptions:
     background_rate: float = 2000.0
     publish_every_s: float = 0.5
     latency_seconds: float = 60.0
-    batch_ages: tuple[float, ...] = (2.0, 0.25)
+    batch_ages: tuple[float, ...] = (0.5, 0.25)  # 0.5: the gateway's default
     settle_s: float = 10.0  # after the last publish: how long a stream may still deliver
+    # The bracelets with a day written straight to InfluxDB: None every one but the two
+    # whose day goes through the ingest API, 0 none; each with history_fixes fixes, one
+    # every track_every_s, ending now.
+    history_bracelets: int | None = None
+    history_fixes: int = 8640
 
     @classmethod
     def quick(cls) -> ConsoleOptions:
@@ -105,8 +135,9 @@ class ConsoleOptions:
             streams=3,
             background_rate=1000.0,
             latency_seconds=8.0,
-            batch_ages=(0.25,),
+            batch_ages=(0.5,),
             settle_s=5.0,
+            history_fixes=360,  # an hour
         )
 
     @property
@@ -147,6 +178,11 @@ class Roles:
     @property
     def tracks(self) -> tuple[str, str]:
         return (self.tracked, self.backfilled)
+
+    def with_history(self, count: int | None) -> tuple[str, ...]:
+        """The first ``count`` (None: all) of the bracelets whose day is not ingested."""
+        others = (self.moving, *self.background)
+        return others if count is None else others[: max(0, count)]
 
 
 # ---------------------------------------------------------------- pure parts
@@ -267,6 +303,8 @@ class LatencyResult:
     per_stream: list[StreamLatency] = field(default_factory=list)
     streams_opened: int = 0
     stored: StreamLatency | None = None  # publish -> the cloud's device row holds it
+    cpu_share: dict[str, float] = field(default_factory=dict)  # of a core, over the phase
+    load_average: float | None = None  # 1 min, at the phase's end
 
     @property
     def stored_p50_s(self) -> float | None:
@@ -320,7 +358,17 @@ class LatencyResult:
             "unseen": self.unseen,
             "stored_p50_ms": _ms_value(self.stored_p50_s),
             "stored_p99_ms": _ms_value(self.stored_p99_s),
+            "cpu_share_of_a_core": {k: round(v, 2) for k, v in self.cpu_share.items()},
+            "load_average_1min_at_end": self.load_average,
         }
+
+    def cpu_line(self) -> str:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in self.cpu_share.items())
+        load = "-" if self.load_average is None else f"{self.load_average:.1f}"
+        return (
+            f"forward_batch_max_age_s = {self.batch_age_s:g}: CPU over the phase, of a core: "
+            f"{shares or '-'}; load average (1 min) at its end {load}"
+        )
 
 
 @dataclass
@@ -331,6 +379,15 @@ class ConsoleReport:
     track_stored: int = 0
     track_ingest_s: float = 0.0
     backfilled_stored: int = 0
+    history_bracelets: int = 0
+    history_lines: int = 0  # fixes written straight to InfluxDB
+    history_requests: int = 0
+    history_write_s: float = 0.0  # building the lines and writing them
+    history_settle_s: float = 0.0  # then until InfluxDB was idle
+    today_since: str = ""  # local midnight, ISO
+    history_today: int = 0  # of the history's fixes, how many since local midnight
+    records_today: int = 0  # every record stored before the pages, since local midnight
+    readings_today_shown: int | None = None  # what the overview said
     cloud_max_rss_mib: float = 0.0
     cloud_rss_after_pages_mib: float = 0.0
     stack_up_s: float = 0.0
@@ -351,6 +408,20 @@ class ConsoleReport:
                 "ingest_s": self.track_ingest_s,
                 "caught_up_fixes_stored": self.backfilled_stored,
             },
+            "history": {
+                "bracelets": self.history_bracelets,
+                "fixes_each": self.options.history_fixes if self.history_bracelets else 0,
+                "lines_written": self.history_lines,
+                "requests": self.history_requests,
+                "write_s": round(self.history_write_s, 1),
+                "influx_settle_s": round(self.history_settle_s, 1),
+            },
+            "today": {
+                "since": self.today_since,
+                "history_fixes": self.history_today,
+                "records_stored": self.records_today,
+                "readings_today_shown": self.readings_today_shown,
+            },
             "publish_to_marker": [r.to_json() for r in self.latency],
             "cloud_max_rss_mib": self.cloud_max_rss_mib,
             "cloud_rss_after_pages_mib": self.cloud_rss_after_pages_mib,
@@ -359,6 +430,22 @@ class ConsoleReport:
             "load_average_start_end": self.load_average,
             "notes": self.notes,
         }
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def history_line(report: ConsoleReport) -> str:
+    if not report.history_bracelets:
+        return "history: none (no bracelet's day written straight to InfluxDB)"
+    return (
+        f"history: {report.history_lines:,} fixes ({report.history_bracelets} bracelets x "
+        f"{report.options.history_fixes:,}) written straight to InfluxDB in "
+        f"{report.history_write_s:.1f} s ({report.history_requests:,} requests, "
+        f"{report.history_lines / max(report.history_write_s, 1e-9):,.0f} lines/s); InfluxDB "
+        f"idle {report.history_settle_s:.0f} s later"
+    )
 
 
 def _ms_value(seconds: float | None) -> float | None:
@@ -416,10 +503,15 @@ def summary_lines(report: ConsoleReport) -> list[str]:
         f"{o.background_rate:,.0f} readings/s asked (one per message); per (fix, stream): "
         "until the stream shows that position or a later one",
         *latency_table(report.latency),
+        *(r.cpu_line() for r in report.latency),
         "",
         f"one-day track: {report.track_stored:,} fixes stored in {report.track_ingest_s:.1f} s "
         f"(cloud ingest API, batches of {LIVE_WINDOW_S} s); the same day caught up at once: "
         f"{report.backfilled_stored:,}",
+        history_line(report),
+        f"today (since {report.today_since or '-'}): {report.records_today:,} records stored "
+        f"before the pages ({report.history_today:,} of them the history's); the overview "
+        f"showed {_count(report.readings_today_shown)} readings today",
         f"memory: cloud max RSS {report.cloud_max_rss_mib:,.0f} MiB over the run "
         f"({report.cloud_rss_after_pages_mib:,.0f} MiB after the pages)",
         f"unseen fixes: {report.unseen}",
@@ -435,18 +527,47 @@ def summary_lines(report: ConsoleReport) -> list[str]:
 # ---------------------------------------------------------------- what a page held
 
 
+_READINGS_TODAY = re.compile(r'data-testid="readings-today">\s*([\d,]+)\s*<')
 _TRACK_POINTS = re.compile(r'data-testid="track-points">\s*([\d,]+)\s*<')
 _TRACK_LATE = re.compile(r'data-testid="track-late">\s*([\d,]+)\s*<')
+_TRACK_MODE = re.compile(r'data-testid="track-mode">([^<]*)<')
+_LATE_LISTED = re.compile(r'<ul class="late-fixes"[^>]*>(.*?)</ul>', re.DOTALL)
 _DEVICE_ROW = re.compile(r'<tr data-device="([^"]+)"')
+_EVERY_FIX = ("every fix", "全部定位点")  # the console's words, English and zh-CN
+_BUCKET = re.compile(r"(\d+)\s*(min|s|h|d|秒|分钟|小时|天)")
+_UNITS = {"秒": "s", "分钟": "min", "小时": "h", "天": "d"}
 
 
 def _number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
+def readings_today(body: bytes) -> int | None:
+    """The overview's "readings today"; None if the page does not show it."""
+    found = _READINGS_TODAY.search(body.decode("utf-8", errors="replace"))
+    return None if found is None else _number(found.group(1))
+
+
+def track_mode(text: str) -> str:
+    """A device page's "Shown", in English: "every fix" or "one per 1 min"."""
+    found = _TRACK_MODE.search(text)
+    if found is None:
+        return "mode not shown"
+    mode = found.group(1).strip()
+    if mode in _EVERY_FIX:
+        return "every fix"
+    bucket = _BUCKET.search(mode)
+    if bucket is None:
+        return mode
+    return f"one per {bucket.group(1)} {_UNITS.get(bucket.group(2), bucket.group(2))}"
+
+
 def describe_page(name: str, body: bytes, bracelets: Sequence[str]) -> str:
     """A few words on what the page held, read from its bytes (for the table)."""
     text = body.decode("utf-8", errors="replace")
+    if name == "overview":
+        readings = readings_today(body)
+        return "readings today: -" if readings is None else f"readings today: {readings:,}"
     if name == "map":
         rows = set(_DEVICE_ROW.findall(text))
         return f"{sum(1 for b in bracelets if b in rows)} of {len(bracelets)} bracelets listed"
@@ -456,12 +577,13 @@ def describe_page(name: str, body: bytes, bracelets: Sequence[str]) -> str:
         points = _TRACK_POINTS.search(text)
         if points is None:
             return "no track shown"
-        # The count of late fixes is shown only when every fix is drawn.
+        drawn = f"{_number(points.group(1)):,} fixes drawn ({track_mode(text)})"
         late = _TRACK_LATE.search(text)
-        drawn = f"{_number(points.group(1)):,} fixes drawn"
-        if late is None:
-            return f"{drawn} (buckets)"
-        return f"{drawn} (every fix), {_number(late.group(1)):,} late"
+        if late is None:  # the page counts late fixes only when it draws every fix
+            return drawn
+        listed = _LATE_LISTED.search(text)
+        items = 0 if listed is None else listed.group(1).count("<li")
+        return f"{drawn}, {_number(late.group(1)):,} late ({items:,} listed)"
     if name.startswith("track API"):
         try:
             answer = json.loads(text)
@@ -486,20 +608,47 @@ def district_position(rng: random.Random) -> tuple[int, int]:
     return round(lat * 1e7), round(lon * 1e7)
 
 
-def first_reports(
-    bracelets: Sequence[str], stations: Sequence[str], roles: Roles, now_s: int
-) -> list[ForwardedMessage]:
-    """A fix and a health record of every bracelet but the two with a day of track, and
-    a day of water samples of every station (boot 1 each)."""
+def report_fixes(
+    bracelets: Sequence[str],
+    roles: Roles,
+    now_s: int,
+    first_seq: Mapping[str, int] | None = None,
+) -> dict[str, LocationFix]:
+    """The fix each bracelet but the two with an ingested day reports (boot 1), a minute
+    or two old, somewhere in the district; numbered ``first_seq[bracelet]`` (0 without),
+    the next number after the bracelet's day written before it."""
     rng = random.Random(7)
-    items: list[ForwardedMessage] = []
+    seqs = first_seq or {}
+    fixes: dict[str, LocationFix] = {}
     for n, bracelet in enumerate(bracelets):
         if bracelet in roles.tracks:
             continue
-        ts = now_s - 60 - n % 50
         lat_e7, lon_e7 = district_position(rng)
-        items.append(forwarded(bracelet, LocationFix(1, 0, ts, lat_e7, lon_e7, 8, c.FIX_GNSS)))
-        items.append(forwarded(bracelet, Health(1, 1, ts, 20 + n % 80, False)))
+        seq = seqs.get(bracelet, 0)
+        ts = now_s - 60 - n % 50
+        fixes[bracelet] = LocationFix(REPORT_BOOT, seq, ts, lat_e7, lon_e7, 8, c.FIX_GNSS)
+    return fixes
+
+
+def first_reports(
+    bracelets: Sequence[str],
+    stations: Sequence[str],
+    roles: Roles,
+    now_s: int,
+    first_seq: Mapping[str, int] | None = None,
+) -> list[ForwardedMessage]:
+    """A fix and a health record of every bracelet but the two with a day of track (see
+    ``report_fixes``; the health record numbered after the fix), and a day of water
+    samples of every station (boot 1 each)."""
+    items: list[ForwardedMessage] = []
+    fixes = report_fixes(bracelets, roles, now_s, first_seq)
+    for n, bracelet in enumerate(bracelets):
+        report = fixes.get(bracelet)
+        if report is None:
+            continue
+        items.append(forwarded(bracelet, report))
+        health = Health(report.boot, report.seq + 1, report.ts, 20 + n % 80, False)
+        items.append(forwarded(bracelet, health))
     for n, station in enumerate(stations):
         first = now_s - DAY_S + STATION_EVERY_S
         for seq, ts in enumerate(range(first, now_s + 1, STATION_EVERY_S)):
@@ -527,6 +676,65 @@ def day_of_fixes(
         )
         items.append(forwarded(device_id, fix))
     return items
+
+
+def walk_to(
+    lat_e7: int, lon_e7: int, count: int, rng: random.Random, step_m: float = WALK_STEP_M
+) -> tuple[array[int], array[int]]:
+    """``count`` positions of a slow random walk that ends next to (lat_e7, lon_e7), in
+    time order: walked back from there, a step of ``step_m`` (standard deviation, each
+    axis) at a time."""
+    lats, lons = array("i", bytes(4 * count)), array("i", bytes(4 * count))
+    lat, lon = float(lat_e7), float(lon_e7)
+    lat_sd, lon_sd = step_m * LAT_E7_PER_M, step_m * LON_E7_PER_M
+    for i in range(count - 1, -1, -1):
+        lat -= rng.gauss(0.0, lat_sd)
+        lon -= rng.gauss(0.0, lon_sd)
+        lats[i], lons[i] = round(lat), round(lon)
+    return lats, lons
+
+
+def history_points(
+    reports: Mapping[str, LocationFix], count: int, every_s: int, seed: int = 11
+) -> Iterator[StoredPoint]:
+    """A day (``count`` fixes, one every ``every_s``) of each bracelet before its report:
+    the report's boot numbered 0 to count - 1 (the report must be number ``count``), the
+    last ``every_s`` before the report, on a slow walk that ends where the report is;
+    forwarded live (received 0.2 s after, none late). The points as the cloud's ingest
+    writes them, step by step across the bracelets (every bracelet's fix i before any's
+    i + 1), as a fleet's fixes come."""
+    rng = random.Random(seed)
+    walks = {
+        device_id: walk_to(report.lat_e7, report.lon_e7, count, rng)
+        for device_id, report in reports.items()
+    }
+    for device_id, report in reports.items():
+        if report.seq != count:
+            raise ValueError(f"{device_id}'s report is number {report.seq}, not {count}")
+    for seq in range(count):
+        back_s = (count - seq) * every_s
+        for device_id, report in reports.items():
+            lats, lons = walks[device_id]
+            ts = report.ts - back_s
+            fix = LocationFix(
+                report.boot, seq, ts, lats[seq], lons[seq], 4 + (seq + ts) % 9, c.FIX_GNSS
+            )
+            context = RecordContext(device_id, GATEWAY_ID, ts * 1000 + 200, late=False)
+            yield record_point(fix, context)
+
+
+def history_today(
+    reports: Mapping[str, LocationFix], count: int, every_s: int, since_s: int
+) -> int:
+    """How many of ``history_points``' fixes have a device time at or after ``since_s``."""
+    total = 0
+    for report in reports.values():
+        first = report.ts - count * every_s
+        if since_s <= first:
+            total += count
+        elif since_s < report.ts:
+            total += (report.ts - since_s) // every_s  # the fixes at report.ts - k * every_s
+    return total
 
 
 # A batch to post and the gateway's time it was sent at (Unix ms).
@@ -592,6 +800,106 @@ def post_batches(url: str, token: str, batches: Iterable[Sent]) -> int:
                 raise IngestError(f"ingest rejected records: {result['rejected'][:3]}")
             accepted += int(result.get("accepted", 0))
     return accepted
+
+
+@dataclass(frozen=True)
+class BulkWrite:
+    lines: int
+    requests: int
+    seconds: float
+
+
+def bulk_write(
+    endpoint: InfluxEndpoint,
+    points: Iterable[StoredPoint],
+    lines_per_request: int = MAX_BATCH_RECORDS,
+    writers: int = 2,
+) -> BulkWrite:
+    """Write the points to InfluxDB with ``InfluxStore.write``, ``lines_per_request`` a
+    request, from ``writers`` threads while this one builds the next requests."""
+    started = time.monotonic()
+    parts: queue.Queue[list[StoredPoint] | None] = queue.Queue(maxsize=2 * writers)
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        store = InfluxStore(
+            endpoint.url,
+            endpoint.database,
+            username=endpoint.username,
+            password=endpoint.password,
+            timeout_s=120.0,
+        )
+        try:
+            while (part := parts.get()) is not None:
+                if not failures:
+                    store.write(part)
+        except BaseException as exc:  # handed to the caller
+            failures.append(exc)
+            while parts.get() is not None:  # let the producer finish
+                pass
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=write, name=f"influx-writer-{n}") for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    lines = requests = 0
+    part: list[StoredPoint] = []
+    try:
+        for point in points:
+            part.append(point)
+            if len(part) == lines_per_request:
+                parts.put(part)
+                lines, requests, part = lines + len(part), requests + 1, []
+                if failures:
+                    break
+        if part and not failures:
+            parts.put(part)
+            lines, requests = lines + len(part), requests + 1
+    finally:
+        for _ in threads:
+            parts.put(None)
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return BulkWrite(lines, requests, time.monotonic() - started)
+
+
+def seed_sequence_ranges(database_url: str, runs: Mapping[str, tuple[int, int]]) -> None:
+    """Each device's run of sequence numbers (boot, count: numbers 0 to count - 1) as
+    the cloud's ingest records it: what the cloud knows as received."""
+    engine = make_engine(database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            session.add_all(
+                SequenceRange(device_id=device_id, boot=boot, first_seq=0, last_seq=count - 1)
+                for device_id, (boot, count) in runs.items()
+                if count > 0
+            )
+    finally:
+        engine.dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path("/proc", str(pid), "stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(
+    pid: int, share: float = 0.1, quiet_s: float = 5.0, longest_s: float = 180.0
+) -> float:
+    """Wait until a process used under ``share`` of a core over ``quiet_s`` (InfluxDB
+    done with the snapshots and compactions of a bulk write), at most ``longest_s``; the
+    seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < longest_s:
+        before = cpu_seconds(pid)
+        time.sleep(quiet_s)
+        if cpu_seconds(pid) - before < share * quiet_s:
+            break
+    return time.monotonic() - started
 
 
 def populate(database_url: str, stations: Sequence[str]) -> str:
@@ -931,6 +1239,13 @@ def latency_phase(
     result.background_asked_per_s = options.background_rate
     load = LoadProcess(spec)
     poller = StatePoller(database_url, roles.moving, boot)
+    processes = {
+        "cloud": stack.cloud.pid,
+        "InfluxDB": None if stack.influx is None else stack.influx.pid,
+        "gateway": None if stack.gateway is None else stack.gateway.pid,
+    }
+    cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items() if pid is not None}
+    cpu_from = time.monotonic()
     try:
         poller.start()
         load.start()
@@ -946,6 +1261,13 @@ def latency_phase(
         offered = load.result(options.settle_s + 60.0)
         result.background_offered_per_s = offered.offered_per_s
         result.background_all_acked = offered.all_acked
+        wall = time.monotonic() - cpu_from
+        for name, before in cpu_before.items():
+            pid = processes[name]
+            assert pid is not None
+            with contextlib.suppress(OSError):
+                result.cpu_share[name] = (cpu_seconds(pid) - before) / wall
+        result.load_average = os.getloadavg()[0]
     finally:
         load.kill()
         poller.stop()
@@ -996,6 +1318,45 @@ def run_console(
     return report
 
 
+def write_history(
+    stack: Stack,
+    database_url: str,
+    options: ConsoleOptions,
+    report: ConsoleReport,
+    bracelets: Sequence[str],
+    roles: Roles,
+    now_s: int,
+    midnight_s: int,
+    say: Callable[[str], None],
+) -> dict[str, int]:
+    """Each bracelet's day (``options.history_*``) straight to InfluxDB, its run of
+    sequence numbers in the cloud's database; the number each one's report must take."""
+    count = options.history_fixes
+    with_history = roles.with_history(options.history_bracelets) if count > 0 else ()
+    first_seq = {b: count for b in with_history}
+    if not with_history:
+        return first_seq
+    reports = report_fixes(bracelets, roles, now_s, first_seq)
+    anchors = {b: reports[b] for b in with_history}
+    seed_sequence_ranges(database_url, {b: (REPORT_BOOT, count) for b in with_history})
+    say(
+        f"history: a day of {len(with_history)} bracelets ({count:,} fixes each, one "
+        f"every {options.track_every_s} s) straight to InfluxDB ..."
+    )
+    written = bulk_write(
+        stack.influx_endpoint, history_points(anchors, count, options.track_every_s)
+    )
+    report.history_bracelets = len(with_history)
+    report.history_lines, report.history_requests = written.lines, written.requests
+    report.history_write_s = written.seconds
+    report.history_today = history_today(anchors, count, options.track_every_s, midnight_s)
+    influx_pid = None if stack.influx is None else stack.influx.pid
+    if influx_pid is not None and written.lines >= SETTLE_AFTER_LINES:
+        report.history_settle_s = wait_until_idle(influx_pid)
+    say(history_line(report))
+    return first_seq
+
+
 def _measure(
     stack: Stack,
     options: ConsoleOptions,
@@ -1011,14 +1372,22 @@ def _measure(
     database_url = f"sqlite:///{(stack.folder / 'cloud' / 'cloud.sqlite3').absolute()}"
     cookie = populate(database_url, stations)
     now_s = int(time.time())
-    reports = first_reports(bracelets, stations, roles, now_s)
+    midnight_s = int(local_midnight(datetime.fromtimestamp(now_s, UTC), CONSOLE_ZONE).timestamp())
+    report.today_since = datetime.fromtimestamp(midnight_s, CONSOLE_ZONE).isoformat()
+    first_seq = write_history(
+        stack, database_url, options, report, bracelets, roles, now_s, midnight_s, say
+    )
+    reports = first_reports(bracelets, stations, roles, now_s, first_seq)
     reports.sort(key=lambda item: item.received_at_ms)
     stored = post_batches(url, stack.token, sent_live(reports))
     say(f"reports stored: {stored:,} records (a fix and a health record a bracelet, water)")
+    today_ms = midnight_s * 1000
+    ingested_today = sum(1 for item in reports if item.received_at_ms >= today_ms)
     day_start_s = (now_s // 60) * 60 - DAY_S
     fixes, every_s = options.track_fixes, options.track_every_s
     ingest_started = time.monotonic()
-    live = sent_live(day_of_fixes(roles.tracked, day_start_s, fixes, every_s))
+    live_day = day_of_fixes(roles.tracked, day_start_s, fixes, every_s)
+    live = sent_live(live_day)
     report.track_stored = post_batches(url, stack.token, live)
     report.track_ingest_s = time.monotonic() - ingest_started
     say(
@@ -1032,6 +1401,8 @@ def _measure(
         f"the same day of {roles.backfilled}, caught up: {report.backfilled_stored:,} fixes in "
         f"{len(caught_up)} batches sent now"
     )
+    ingested_today += 2 * sum(1 for item in live_day if item.received_at_ms >= today_ms)
+    report.records_today = report.history_today + ingested_today
     plans = page_plans(roles, site_of(0), datetime.fromtimestamp(day_start_s, UTC))
     token = api_token(url)
     with httpx.Client(
@@ -1041,6 +1412,8 @@ def _measure(
             headers = {"Authorization": f"Bearer {token}"} if plan.bearer else {}
             page = measure_page(client, plan, options, bracelets, headers)
             report.pages.append(page)
+            if plan.name == "overview" and page.skipped is None:
+                report.readings_today_shown = readings_today(client.get(plan.path).content)
             if page.skipped is not None:
                 say(f"  {page.name} ({page.path}): skipped, {page.skipped}")
             else:
@@ -1061,6 +1434,14 @@ def _measure(
             f"(stored in the cloud: p50 {_ms(result.stored_p50_s)} ms, "
             f"p99 {_ms(result.stored_p99_s)} ms), "
             f"background offered {result.background_offered_per_s:,.0f}/s"
+        )
+    if (
+        report.readings_today_shown is not None
+        and report.readings_today_shown != report.records_today
+    ):
+        report.notes.append(
+            f"the overview showed {report.readings_today_shown:,} readings today, the bench "
+            f"stored {report.records_today:,} records since {report.today_since}"
         )
     if any(p.skipped for p in report.pages):
         report.notes.append(
