@@ -6,8 +6,9 @@ reader types reaches SQL as an identifier), and the order itself. The status is
 sorted here, where the status and the stored columns are plain values alike.
 
 The track: the period a reader asks for (in the console's zone, kept in UTC), whether
-to show every fix or one per bucket, and where the line must break because readings are
-missing, so that a hole in the record is never drawn as a straight line across it.
+to show every fix or one per bucket, where the line must break because readings are
+missing, so that a hole in the record is never drawn as a straight line across it, and
+which late fixes are marked and listed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -25,7 +26,6 @@ from zoneinfo import ZoneInfo
 from cloud.console.i18n import N_
 from cloud.errors import InvalidRequestError
 from cloud.fleet.presence import DeviceStatus
-from cloud.timeseries.queries import RAW_ROW_LIMIT
 from cloud.web.window import check_window
 from core import devices
 
@@ -278,16 +278,19 @@ def _local(value: str, zone: ZoneInfo) -> datetime:
 
 # ---------------------------------------------------------------- every fix, or buckets
 
+RAW_FIXES = 2000  # a period holding at most this many fixes shows every one
 MAX_BUCKETS = 2000
+LATE_DRAWN = 500  # late fixes marked on the map at most (the first of them)
+LATE_LISTED = 200  # late fixes listed below it at most
 # Bucket lengths a reader can name ("one fix per 5 min"), shortest first.
 BUCKET_STEPS_S = (
     10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
 
 
-def shows_every_fix(raw_rows: int) -> bool:
-    """Every fix is shown when all of them came back (fewer than the raw query's limit)."""
-    return raw_rows < RAW_ROW_LIMIT
+def shows_every_fix(fix_count: int) -> bool:
+    """Every fix is shown when the period holds few enough to draw one by one."""
+    return fix_count <= RAW_FIXES
 
 
 def bucket_seconds(span: timedelta, max_buckets: int = MAX_BUCKETS) -> int:
@@ -355,10 +358,30 @@ class Track:
     fixes: list[Fix]
     segments: list[list[Fix]]
     breaks: list[Break] = field(default_factory=list)
+    late: list[Fix] = field(default_factory=list)  # marked: the first LATE_DRAWN, oldest first
+    late_total: int = 0  # every late fix of the period
 
     @property
-    def late(self) -> list[Fix]:
-        return [fix for fix in self.fixes if fix.late]
+    def late_listed(self) -> list[Fix]:
+        return self.late[:LATE_LISTED]
+
+    @property
+    def late_unlisted(self) -> int:
+        return self.late_total - len(self.late_listed)
+
+    @property
+    def late_unmarked(self) -> int:
+        return self.late_total - len(self.late)
+
+    @property
+    def segment_ranges(self) -> list[tuple[int, int]]:
+        """Each piece of line as [first, end) indices into ``fixes``."""
+        ranges: list[tuple[int, int]] = []
+        start = 0
+        for segment in self.segments:
+            ranges.append((start, start + len(segment)))
+            start += len(segment)
+        return ranges
 
 
 def fixes_of(rows: Iterable[Mapping[str, Any]]) -> list[Fix]:
@@ -414,7 +437,9 @@ def raw_track(fixes: Sequence[Fix], gaps: Iterable[GapSpan]) -> Track:
     runs through it.
     """
     missing = MissingCounter(gaps)
-    return _segmented(None, fixes, lambda a, b: _raw_break(a, b, missing))
+    late = [fix for fix in fixes if fix.late]
+    track = _segmented(None, fixes, lambda a, b: _raw_break(a, b, missing))
+    return replace(track, late=late[:LATE_DRAWN], late_total=len(late))
 
 
 def _raw_break(a: Fix, b: Fix, missing: MissingCounter) -> Break | None:
@@ -426,11 +451,16 @@ def _raw_break(a: Fix, b: Fix, missing: MissingCounter) -> Break | None:
     return Break(a, b, BreakReason.missing, count) if count else None
 
 
-def bucketed_track(fixes: Sequence[Fix], every_s: int) -> Track:
+def bucketed_track(
+    fixes: Sequence[Fix], every_s: int, late: Sequence[Fix] = (), late_total: int = 0
+) -> Track:
     """One fix per bucket (empty buckets are absent), broken where the device was silent
-    for three buckets and at least ``SILENT_AFTER_S``."""
+    for three buckets and at least ``SILENT_AFTER_S``; ``late`` are the period's late
+    fixes (the first of them, queried apart: a bucket keeps no flag) of ``late_total``."""
     silence = max(3 * every_s, SILENT_AFTER_S)
-    return _segmented(every_s, fixes, lambda a, b: _silent_break(a, b, silence))
+    track = _segmented(every_s, fixes, lambda a, b: _silent_break(a, b, silence))
+    marked = list(late[:LATE_DRAWN])
+    return replace(track, late=marked, late_total=max(late_total, len(marked)))
 
 
 def _silent_break(a: Fix, b: Fix, silence_s: int) -> Break | None:

@@ -5,7 +5,10 @@ own rows, never written down here."""
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,12 +21,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
+from cloud.console import device_views as views
 from cloud.db.engine import make_engine, make_sessions
 from cloud.identity.models import Role
 from cloud.identity.service import add_user
 from cloud.ingest.models import SequenceGap
 from cloud.timeseries.influx import InfluxStore
-from cloud.timeseries.points import RecordContext, record_point
+from cloud.timeseries.points import RecordContext, StoredPoint, record_point
 from cloud.timeseries.queries import RAW_ROW_LIMIT
 from core import contract as c
 from core.codec import encode
@@ -37,7 +41,9 @@ TRACKED = FIELD_BRACELETS[0]  # a track with a hole, and a late fix that filled 
 HOLED = FIELD_BRACELETS[1]  # seq 0, 1, 4: two readings missing; online, battery 80 %
 LOW = FIELD_BRACELETS[2]  # offline, battery 15 %
 STATION = "rs-000001"  # battery 55 %
+CAUGHT_UP = FIELD_BRACELETS[3]  # a day of fixes, most of it caught up at once: late
 BUSY = FIELD_BRACELETS[4]  # more fixes in a week than a page shows one by one
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the console's zone
 # Around People's Square, Shanghai (WGS-84).
 PATH = [(31.2304, 121.4737), (31.2311, 121.4746), (31.2318, 121.4755), (31.2326, 121.4763)]
 
@@ -121,6 +127,33 @@ def store_busy_week(field: Field) -> list[int]:
         )
         for seq, ts in enumerate(times)
     ]
+    write_points(field, points)
+    return times
+
+
+LIVE_FIXES = 2160  # the caught-up day's first six hours came live; the rest is late
+
+
+def store_caught_up_day(field: Field) -> list[int]:
+    """A day that ended an hour ago, a fix every 10 s (8,640) less a silent hour, the
+    first six hours forwarded live and the rest caught up at once: late. Written as
+    ``store_busy_week`` writes; their device times are returned, by seq."""
+    start = (now_s() // 60) * 60 - 86_400 - 3600
+    silent = range(4000, 4360)
+    times = [start + 10 * i for i in range(8640) if i not in silent]
+    live = RecordContext(CAUGHT_UP, GATEWAY_ID, now_s() * 1000, late=False)
+    late = replace(live, late=True)
+    points = [
+        record_point(
+            location(seq, ts, spiral(seq / len(times))), live if seq < LIVE_FIXES else late
+        )
+        for seq, ts in enumerate(times)
+    ]
+    write_points(field, points)
+    return times
+
+
+def write_points(field: Field, points: Sequence[StoredPoint]) -> None:
     endpoint = field.stack.influx_endpoint
     store = InfluxStore(
         endpoint.url, endpoint.database, username=endpoint.username, password=endpoint.password
@@ -129,7 +162,6 @@ def store_busy_week(field: Field) -> list[int]:
         store.write(points)
     finally:
         store.close()
-    return times
 
 
 @pytest.fixture(scope="module")
@@ -382,9 +414,69 @@ def test_a_long_busy_period_is_drawn_one_fix_per_bucket(published: Field, page: 
     expect(page.locator("path.track-late")).to_have_count(0)
     screenshot(page, "device-page-buckets")
 
+    # A day of it holds 2,880 fixes: too many to draw one by one, so one a minute.
     page.get_by_role("link", name="Last 24 hours").click()
-    expect(page.get_by_test_id("track-mode")).to_have_text("every fix")
-    start = page.get_by_label("Start", exact=True).input_value()  # the console's zone
-    since = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    expect(page.get_by_test_id("track-mode")).to_have_text("one fix per 1 min")
+    since = shown_since(page)
     day = [ts for ts in times if ts >= since]
-    expect(page.get_by_test_id("track-points")).to_have_text(f"{len(day):,}")
+    expect(page.get_by_test_id("track-points")).to_have_text(f"{len({ts // 60 for ts in day}):,}")
+
+    page.get_by_role("link", name="Last hour").click()
+    expect(page.get_by_test_id("track-mode")).to_have_text("every fix")
+    since = shown_since(page)
+    hour = [ts for ts in times if ts >= since]
+    expect(page.get_by_test_id("track-points")).to_have_text(f"{len(hour):,}")
+
+
+def shown_since(page: Page) -> float:
+    """The start of the period the page shows (its form's, in the console's zone)."""
+    start = page.get_by_label("Start", exact=True).input_value()
+    return datetime.fromisoformat(start).replace(tzinfo=SHANGHAI).timestamp()
+
+
+def local_input(ts: float) -> str:
+    return datetime.fromtimestamp(ts, SHANGHAI).strftime(views.INPUT_FORMAT)
+
+
+def test_a_caught_up_day_is_drawn_one_fix_a_minute_with_its_late_fixes_marked(
+    published: Field, page: Page
+) -> None:
+    times = store_caught_up_day(published)
+    late = len(times) - LIVE_FIXES
+    period = f"start={local_input(times[0])}&end={local_input(times[0] + 86_400)}"
+    sign_in(page, published.url, "duty-admin")
+    page.goto(f"{published.url}/console/devices/{CAUGHT_UP}?{period}")
+    expect(page.get_by_test_id("track-mode")).to_have_text("one fix per 1 min")
+    expect(page.get_by_test_id("track-points")).to_have_text(f"{len({ts // 60 for ts in times}):,}")
+    expect(page.locator("#track-map")).to_have_attribute("data-drawn", "2")  # the silent hour
+    expect(page.get_by_test_id("track-breaks")).to_contain_text("No fix between")
+    expect(page.locator("path.track-late")).to_have_count(views.LATE_DRAWN)
+    expect(page.get_by_test_id("track-late")).to_have_text(f"{late:,}")
+    expect(page.get_by_test_id("late-unmarked")).to_have_text(
+        f"The map marks the first {views.LATE_DRAWN} of the {late:,} late fixes."
+    )
+    listed = page.get_by_test_id("late-fixes").locator("li")
+    expect(listed).to_have_count(views.LATE_LISTED)
+    expect(listed.first).to_contain_text(f"boot 1, seq {LIVE_FIXES}")  # the oldest first
+    expect(page.get_by_test_id("late-more")).to_have_text(f"and {late - views.LATE_LISTED:,} more")
+    data = page.evaluate("document.getElementById('track-data').textContent")
+    assert len(data.encode()) < 100_000  # what the map needs, not every fix's words
+    drawn = json.loads(data)
+    assert (len(drawn["points"]), len(drawn["late"])) == (
+        len({ts // 60 for ts in times}),
+        views.LATE_DRAWN,
+    )
+    screenshot(page, "device-page-caught-up")
+
+    # Four hours of it, all late: every fix drawn, the late ones marked and listed as capped.
+    hours = [ts for ts in times[LIVE_FIXES:] if ts < times[LIVE_FIXES] + 4 * 3600]
+    period = f"start={local_input(hours[0])}&end={local_input(hours[0] + 4 * 3600)}"
+    page.goto(f"{published.url}/console/devices/{CAUGHT_UP}?{period}")
+    expect(page.get_by_test_id("track-mode")).to_have_text("every fix")
+    expect(page.get_by_test_id("track-points")).to_have_text(f"{len(hours):,}")
+    expect(page.get_by_test_id("track-late")).to_have_text(f"{len(hours):,}")
+    expect(page.locator("path.track-late")).to_have_count(views.LATE_DRAWN)
+    expect(listed).to_have_count(views.LATE_LISTED)
+    expect(page.get_by_test_id("late-more")).to_have_text(
+        f"and {len(hours) - views.LATE_LISTED:,} more"
+    )

@@ -13,7 +13,6 @@ import pytest
 from cloud.console import device_views as views
 from cloud.errors import InvalidRequestError
 from cloud.fleet.presence import DeviceStatus
-from cloud.timeseries.queries import RAW_ROW_LIMIT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -146,8 +145,10 @@ def test_buckets_keep_a_period_under_two_thousand_points() -> None:
     assert views.bucket_label(600) == (10, "min")
     assert views.bucket_label(7200) == (2, "h")
     assert views.bucket_label(30) == (30, "s")
-    assert views.shows_every_fix(RAW_ROW_LIMIT - 1)
-    assert not views.shows_every_fix(RAW_ROW_LIMIT)
+    assert views.shows_every_fix(views.RAW_FIXES)
+    assert not views.shows_every_fix(views.RAW_FIXES + 1)
+    # A day of fixes every 10 s (8,640) is drawn one per minute: 1,440 points.
+    assert views.bucket_seconds(timedelta(days=1)) == 60
 
 
 # ---------------------------------------------------------------- breaks in a track
@@ -217,3 +218,25 @@ def test_rows_without_a_position_are_no_fix() -> None:
     [only] = views.fixes_of(rows)
     assert (only.seq, only.accuracy_m, only.late) == (3, 8, True)
     assert views.raw_track([], []).segments == []
+
+
+def test_late_fixes_are_marked_and_listed_up_to_their_caps_and_counted_in_full() -> None:
+    count = views.LATE_DRAWN + 100
+    track = views.raw_track([fix(n, n + 1, late=n % 2 == 0) for n in range(2 * count)], [])
+    assert track.late_total == count
+    assert [f.seq for f in track.late] == [2 * n + 1 for n in range(views.LATE_DRAWN)]
+    assert track.late_unmarked == 100
+    assert track.late_listed == track.late[: views.LATE_LISTED]
+    assert track.late_unlisted == count - views.LATE_LISTED
+    few = views.raw_track([fix(0, 1), fix(1, 2, late=True)], [])
+    assert (len(few.late), few.late_total, few.late_unmarked, few.late_unlisted) == (1, 1, 0, 0)
+
+
+def test_buckets_carry_the_late_fixes_read_apart_with_their_total() -> None:
+    buckets = [fix(0, None), fix(1, None), fix(30, None), fix(31, None), fix(32, None)]
+    late = [fix(n, n, late=True) for n in range(views.LATE_DRAWN)]
+    track = views.bucketed_track(buckets, 60, late, 1234)
+    assert (len(track.late), track.late_total, track.late_unmarked) == (views.LATE_DRAWN, 1234, 734)
+    assert track.segment_ranges == [(0, 2), (2, 5)]  # indices into the fixes, end excluded
+    assert views.bucketed_track(buckets, 60).late_total == 0
+    assert views.raw_track([], []).segment_ranges == []

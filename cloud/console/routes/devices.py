@@ -30,8 +30,9 @@ from cloud.identity.principal import Principal
 from cloud.ingest.models import SequenceGap
 from cloud.rivers.models import RiverSite
 from cloud.supervision.models import SupervisedPerson
-from cloud.timeseries.influx import InfluxStore
-from cloud.timeseries.queries import rows_of, track_statement
+from cloud.timeseries.influx import InfluxStore, quote_identifier
+from cloud.timeseries.queries import Statement, rows_of, to_ns, track_statement
+from cloud.timeseries.schema import DEVICE_TAG, EVIDENCE, LOCATION
 from cloud.web.deps import RuntimeDep, SessionDep
 from core import devices
 
@@ -308,18 +309,64 @@ def track_view(
 def load_track(
     session: Session, influx: InfluxStore, device_id: str, period: views.Period
 ) -> views.Track:
-    """Every fix when they all fit the raw query's limit, else one per bucket."""
-    fixes = query_fixes(influx, device_id, period, None)
-    if views.shows_every_fix(len(fixes)):
+    """Every fix when the period holds few enough to draw (counted first, which costs far
+    less than reading them), else one per bucket with the late fixes read apart."""
+    fix_count, late_count = count_fixes(influx, device_id, period)
+    if views.shows_every_fix(fix_count):
+        fixes = query_fixes(influx, device_id, period, None)
         return views.raw_track(fixes, gap_spans(session, device_id, {f.boot for f in fixes}))
     every_s = views.bucket_seconds(period.span)
-    return views.bucketed_track(query_fixes(influx, device_id, period, every_s), every_s)
+    buckets = query_fixes(influx, device_id, period, every_s)
+    late = query_late(influx, device_id, period) if late_count else []
+    return views.bucketed_track(buckets, every_s, late, late_count)
 
 
 def query_fixes(
     influx: InfluxStore, device_id: str, period: views.Period, every_s: int | None
 ) -> list[views.Fix]:
     statement = track_statement(device_id, period.start, period.end, every_s)
+    return views.fixes_of(rows_of(influx.query(statement.text, statement.params)))
+
+
+_LOCATION_TABLE = f"{quote_identifier(EVIDENCE.name)}.{quote_identifier(LOCATION)}"
+_PERIOD_WHERE = f"{DEVICE_TAG} = $device AND time >= $start AND time < $end"
+
+
+def _period_params(device_id: str, period: views.Period) -> dict[str, Any]:
+    return {"device": device_id, "start": to_ns(period.start), "end": to_ns(period.end)}
+
+
+def counts_statement(device_id: str, period: views.Period) -> Statement:
+    """The period's fixes and late fixes, counted: two statements in one request."""
+    text = (
+        f"SELECT count(seq) AS fixes FROM {_LOCATION_TABLE} WHERE {_PERIOD_WHERE}; "
+        f"SELECT count(seq) AS late FROM {_LOCATION_TABLE} WHERE {_PERIOD_WHERE} AND late = true"
+    )
+    return Statement(text, _period_params(device_id, period))
+
+
+def late_statement(device_id: str, period: views.Period) -> Statement:
+    """The period's first late fixes (``late`` is a boolean field), oldest first."""
+    text = (
+        f"SELECT lat, lon, accuracy_m, boot, seq, late FROM {_LOCATION_TABLE} "
+        f"WHERE {_PERIOD_WHERE} AND late = true ORDER BY time ASC LIMIT {views.LATE_DRAWN}"
+    )
+    return Statement(text, _period_params(device_id, period))
+
+
+def count_fixes(influx: InfluxStore, device_id: str, period: views.Period) -> tuple[int, int]:
+    """(fixes, late fixes) in the period; a count of none answers no row at all."""
+    statement = counts_statement(device_id, period)
+    counts = {"fixes": 0, "late": 0}
+    for row in rows_of(influx.query(statement.text, statement.params)):
+        for name in counts:
+            if row.get(name) is not None:
+                counts[name] = int(row[name])
+    return counts["fixes"], counts["late"]
+
+
+def query_late(influx: InfluxStore, device_id: str, period: views.Period) -> list[views.Fix]:
+    statement = late_statement(device_id, period)
     return views.fixes_of(rows_of(influx.query(statement.text, statement.params)))
 
 
@@ -336,20 +383,21 @@ def gap_spans(session: Session, device_id: str, boots: set[int | None]) -> list[
 
 
 def map_data(track: views.Track, viewer: Viewer) -> dict[str, Any]:
-    """What device.js draws: segments of [lat, lon] (WGS-84), the late fixes, the ends.
-    Times come formatted in the reader's zone and language, as the page shows them."""
+    """What device.js draws, and no more: the points as [lat, lon] (WGS-84), the pieces
+    of line as [first, end) indices into them, the marked late fixes as [lat, lon, time]
+    and the two ends. Times come formatted in the reader's zone and language, as the page
+    shows them, for those few only."""
 
-    def point(fix: views.Fix) -> dict[str, Any]:
-        return {
-            "lat": fix.lat,
-            "lon": fix.lon,
-            "time": local_time(fix.time, viewer.zone, viewer.language),
-            "seq": fix.seq,
-        }
+    def when(fix: views.Fix) -> str:
+        return local_time(fix.time, viewer.zone, viewer.language)
+
+    def end(fix: views.Fix) -> dict[str, Any]:
+        return {"lat": fix.lat, "lon": fix.lon, "time": when(fix)}
 
     return {
-        "segments": [[[fix.lat, fix.lon] for fix in segment] for segment in track.segments],
-        "late": [point(fix) for fix in track.late],
-        "first": point(track.fixes[0]) if track.fixes else None,
-        "last": point(track.fixes[-1]) if track.fixes else None,
+        "points": [[fix.lat, fix.lon] for fix in track.fixes],
+        "segments": track.segment_ranges,
+        "late": [[fix.lat, fix.lon, when(fix)] for fix in track.late],
+        "first": end(track.fixes[0]) if track.fixes else None,
+        "last": end(track.fixes[-1]) if track.fixes else None,
     }

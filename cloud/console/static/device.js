@@ -1,8 +1,9 @@
 // A bracelet's track on its device page: the pieces of line the server cut where
 // readings are missing (so a hole is never drawn as a straight line), the late fixes as
 // hollow orange rings, the first and the last fix. The data is the page's JSON element
-// `#track-data` (WGS-84); every position goes through FieldMap.toMap to be drawn. The
-// same facts are written out below the map for those who do not use it.
+// `#track-data` (WGS-84): `points` as [lat, lon], `segments` as [first, end) indices into
+// them, `late` as [lat, lon, time]; every position goes through FieldMap.toMap to be
+// drawn. The same facts are written out below the map for those who do not use it.
 (function () {
   "use strict";
 
@@ -20,8 +21,9 @@
     var map = FieldMap.create(element);
     var bounds = L.latLngBounds([]);
     var drawn = 0;
-    data.segments.forEach(function (segment) {
-      var points = segment.map(function (p) { return FieldMap.toMap(p[0], p[1]); });
+    data.segments.forEach(function (range) {
+      var points = data.points.slice(range[0], range[1])
+        .map(function (p) { return FieldMap.toMap(p[0], p[1]); });
       points.forEach(function (p) { bounds.extend(p); });
       if (points.length > 1) {
         L.polyline(points, { className: "track-line", color: INK, weight: 3, opacity: 0.85 })
@@ -33,8 +35,8 @@
       }
       drawn += 1;
     });
-    data.late.forEach(function (point) {
-      ring(point, { className: "track-late", radius: 7, color: LATE, weight: 3, fill: false },
+    data.late.forEach(function (late) {
+      ring({ lat: late[0], lon: late[1], time: late[2] }, { className: "track-late", radius: 7, color: LATE, weight: 3, fill: false },
         texts.late).addTo(map);
     });
     if (data.first) {
