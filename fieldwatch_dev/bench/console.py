@@ -99,7 +99,7 @@ WALK_STEP_M = 3.0
 LAT_E7_PER_M = 1e7 / 111_320
 LON_E7_PER_M = LAT_E7_PER_M / math.cos(math.radians(DISTRICT_LAT))
 REPORT_BOOT = 1
-SETTLE_AFTER_LINES = 100_000  # after a bulk write this large, wait until InfluxDB is idle
+SETTLE_AFTER_LINES = 500_000  # after a bulk write this large, wait until InfluxDB is idle
 # "Readings today" counts from midnight where the console's readers are.
 CONSOLE_ZONE = ZoneInfo(str(CloudSettings.model_fields["console_timezone"].default))
 
