@@ -87,10 +87,11 @@ class EdgeSettings(FieldwatchSettings):
             " items, any other message 1)"
         ),
     )
-    # Half a second: a live map's fix waits at most that here (docs/benchmarks.md, "Console");
-    # at high load batches fill by count long before.
+    # A quarter second, as the pipeline's sustained load was measured: a live map's fix
+    # waits at most that here (docs/benchmarks.md, "Console"); at high load batches fill
+    # by count long before.
     forward_batch_max_age_s: float = Field(
-        default=0.5,
+        default=0.25,
         gt=0,
         allow_inf_nan=False,
         description="a batch is sent once its oldest reading waited this many seconds",

@@ -88,7 +88,7 @@ def test_edge_defaults_work_for_development(clean_environment: Path) -> None:
     assert str(edge.cloud_url).rstrip("/") == "http://127.0.0.1:8000"
     assert edge.gateway_token.get_secret_value().startswith("dev-")
     assert edge.forward_batch_max_readings == 5000
-    assert edge.forward_batch_max_age_s == 0.5
+    assert edge.forward_batch_max_age_s == 0.25
     assert edge.metrics_port == 9464
     assert set(loaded.origins.values()) == {"default"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
@@ -15,8 +15,7 @@ from cloud.fleet.models import Device, Gateway
 from cloud.fleet.presence import DeviceStatus, gateway_alive, latest, status_from
 from cloud.identity.policy import sees_everything
 from cloud.identity.principal import Principal
-from cloud.timeseries.counts import records_by_device, records_since_statements
-from cloud.timeseries.influx import InfluxStore
+from cloud.ingest.models import DailyRecordCount
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +78,14 @@ def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(local.date(), time(0), zone)
 
 
-def readings_since(
-    session: Session, principal: Principal, influx: InfluxStore, start: datetime
-) -> int | None:
-    """Records stored with a device time since ``start``, of the devices this person may see;
-    None when they may see no devices."""
+def readings_on(session: Session, principal: Principal, day: date) -> int | None:
+    """Records stored with a device time on local ``day``, of the devices this person may
+    see (one aggregate query over ingest's daily counts); None when they may see none."""
     if not fleet_policy.may_list_devices(principal):
         return None
-    visible = set(session.scalars(select(Device.id).where(fleet_policy.visible_devices(principal))))
-    counts = records_by_device(
-        series
-        for statement in records_since_statements(start)
-        for series in influx.query(statement.text, statement.params)
+    total = session.scalar(
+        select(func.coalesce(func.sum(DailyRecordCount.records), 0))
+        .join(Device, Device.id == DailyRecordCount.device_id)
+        .where(DailyRecordCount.day == day, fleet_policy.visible_devices(principal))
     )
-    return sum(count for device, count in counts.items() if device in visible)
+    return int(total or 0)

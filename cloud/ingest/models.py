@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -44,6 +45,20 @@ class SequenceGap(Base):
     first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DailyRecordCount(Base):
+    """How many records of a device were stored with a device time on a local day: what
+    the console's "readings today" sums, kept by ingest as it stores them (counting the
+    time series on every page view would grow through the day)."""
+
+    __tablename__ = "daily_record_counts"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    records: Mapped[int] = mapped_column(BigInteger)
 
 
 class IngestedBatch(Base):

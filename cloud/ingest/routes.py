@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
@@ -62,7 +63,11 @@ async def ingest(
             f"the token belongs to gateway {gateway.id}, not {batch.gateway_id}"
         )
     service = IngestService(
-        runtime.sessions, runtime.influx, runtime.settings.late_after_s, runtime.changes
+        runtime.sessions,
+        runtime.influx,
+        runtime.settings.late_after_s,
+        runtime.changes,
+        day_zone=ZoneInfo(runtime.settings.console_timezone),
     )
     report = await run_in_threadpool(service.ingest, gateway.id, batch, now)
     return IngestAnswer(

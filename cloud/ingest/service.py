@@ -18,13 +18,16 @@ Order of work, which is what makes "200 means stored" true:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +35,13 @@ from cloud.fleet import service as fleet
 from cloud.fleet.changes import DEVICES_CHANGED
 from cloud.fleet.models import Device, Gateway
 from cloud.ingest.completeness import SeqRange, gaps_of, merge_ranges
-from cloud.ingest.models import IngestedBatch, QuarantinedReading, SequenceGap, SequenceRange
+from cloud.ingest.models import (
+    DailyRecordCount,
+    IngestedBatch,
+    QuarantinedReading,
+    SequenceGap,
+    SequenceRange,
+)
 from cloud.ingest.plan import (
     AcceptedRecord,
     BatchPlan,
@@ -76,11 +85,13 @@ class IngestService:
         influx: InfluxStore,
         late_after_s: int,
         changes: ChangeFeed | None = None,
+        day_zone: ZoneInfo | None = None,
     ) -> None:
         self._sessions = sessions
         self._influx = influx
         self._late_after_s = late_after_s
         self._changes = changes
+        self._day_zone = day_zone or ZoneInfo("UTC")  # where a day of records begins
 
     def ingest(self, gateway_id: str, batch: ForwardBatch, now: datetime) -> IngestReport:
         """Store a batch; raises StorageUnavailableError (nothing recorded) when InfluxDB fails."""
@@ -107,6 +118,7 @@ class IngestService:
                 self._influx.write(plan.points)
                 accepted = accepted_messages(plan, decoded)
                 _record(session, gateway_id, batch, plan, accepted, devices, received, now)
+                count_by_day(session, plan.records, self._day_zone)
                 if self._changes is not None:
                     self._changes.publish(session, DEVICES_CHANGED, _changed_devices(plan))
         except IntegrityError:
@@ -117,6 +129,27 @@ class IngestService:
                     raise
                 return _report_of(stored)
         return IngestReport(batch.batch_id, accepted, False, tuple(plan.answer_rejections()))
+
+
+def count_by_day(session: Session, records: Iterable[AcceptedRecord], zone: ZoneInfo) -> None:
+    """Add the records stored now to their device's count of the local day of their device
+    time (``DailyRecordCount``): one upsert per (device, day) in the batch."""
+    counts: Counter[tuple[str, date]] = Counter()
+    for accepted in records:
+        day = datetime.fromtimestamp(accepted.record.ts, zone).date()
+        counts[(accepted.device_id, day)] += 1
+    if not counts:
+        return
+    rows = [{"device_id": d, "day": day, "records": n} for (d, day), n in sorted(counts.items())]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(DailyRecordCount).values(rows)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id", "day"],
+            set_={"records": DailyRecordCount.records + statement.excluded.records},
+        )
+    )
 
 
 def _changed_devices(plan: BatchPlan) -> set[str]:

@@ -205,7 +205,7 @@ def console_command(
         str | None,
         typer.Option(
             help="The gateway's forward_batch_max_age_s, one latency phase each, "
-            "comma-separated (default 0.5,0.25; 0.5 is the gateway's default)."
+            "comma-separated (default 0.25,2: the gateway's default, and its old one)."
         ),
     ] = None,
     history_bracelets: Annotated[

@@ -70,6 +70,8 @@ from cloud.fleet.service import place_at_site
 from cloud.identity.models import Role, User
 from cloud.identity.service import add_user
 from cloud.ingest.models import SequenceRange
+from cloud.ingest.plan import AcceptedRecord
+from cloud.ingest.service import count_by_day
 from cloud.rivers.service import add_site
 from cloud.settings import CloudSettings
 from cloud.timeseries.influx import InfluxStore
@@ -119,7 +121,7 @@ class ConsoleOptions:
     background_rate: float = 2000.0
     publish_every_s: float = 0.5
     latency_seconds: float = 60.0
-    batch_ages: tuple[float, ...] = (0.5, 0.25)  # 0.5: the gateway's default
+    batch_ages: tuple[float, ...] = (0.25, 2.0)  # the gateway's default, and its old one
     settle_s: float = 10.0  # after the last publish: how long a stream may still deliver
     # The bracelets with a day written straight to InfluxDB: None every one but the two
     # whose day goes through the ingest API, 0 none; each with history_fixes fixes, one
@@ -135,7 +137,7 @@ class ConsoleOptions:
             streams=3,
             background_rate=1000.0,
             latency_seconds=8.0,
-            batch_ages=(0.5,),
+            batch_ages=(0.25,),
             settle_s=5.0,
             history_fixes=360,  # an hour
         )
@@ -866,9 +868,15 @@ def bulk_write(
     return BulkWrite(lines, requests, time.monotonic() - started)
 
 
-def seed_sequence_ranges(database_url: str, runs: Mapping[str, tuple[int, int]]) -> None:
+def seed_sequence_ranges(
+    database_url: str,
+    runs: Mapping[str, tuple[int, int]],
+    reports: Mapping[str, LocationFix] | None = None,
+    every_s: int = 10,
+) -> None:
     """Each device's run of sequence numbers (boot, count: numbers 0 to count - 1) as
-    the cloud's ingest records it: what the cloud knows as received."""
+    the cloud's ingest records it: what the cloud knows as received; with ``reports``,
+    also the records per local day that ingest keeps (``history_points``' times)."""
     engine = make_engine(database_url)
     try:
         with make_sessions(engine).begin() as session:
@@ -877,8 +885,24 @@ def seed_sequence_ranges(database_url: str, runs: Mapping[str, tuple[int, int]])
                 for device_id, (boot, count) in runs.items()
                 if count > 0
             )
+            if reports:
+                session.flush()
+                for device_id, report in reports.items():
+                    count = runs[device_id][1]
+                    fixes = [
+                        AcceptedRecord(
+                            device_id, _history_fix(report, seq, count, every_s), late=False
+                        )
+                        for seq in range(count)
+                    ]
+                    count_by_day(session, fixes, CONSOLE_ZONE)
     finally:
         engine.dispose()
+
+
+def _history_fix(report: LocationFix, seq: int, count: int, every_s: int) -> LocationFix:
+    """Fix ``seq`` of a day before ``report`` as ``history_points`` times it (no position)."""
+    return LocationFix(report.boot, seq, report.ts - (count - seq) * every_s, 0, 0, 8, c.FIX_GNSS)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -1338,7 +1362,12 @@ def write_history(
         return first_seq
     reports = report_fixes(bracelets, roles, now_s, first_seq)
     anchors = {b: reports[b] for b in with_history}
-    seed_sequence_ranges(database_url, {b: (REPORT_BOOT, count) for b in with_history})
+    seed_sequence_ranges(
+        database_url,
+        {b: (REPORT_BOOT, count) for b in with_history},
+        anchors,
+        options.track_every_s,
+    )
     say(
         f"history: a day of {len(with_history)} bracelets ({count:,} fixes each, one "
         f"every {options.track_every_s} s) straight to InfluxDB ..."

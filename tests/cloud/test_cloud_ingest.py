@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import cbor2
 import pytest
 from cloud_support import T0, Cloud, batch_body, fix, health, item, water
+from sqlalchemy import select
 
+from cloud.db.engine import make_engine, make_sessions
+from cloud.ingest.models import DailyRecordCount
 from core.forwarding import ForwardedMessage
 from core.messages import Batch, Event, Status
 
@@ -56,6 +61,23 @@ def test_a_batch_stored_twice_leaves_the_same_points(cloud: Cloud) -> None:
     assert replanned.status_code == 200
     assert replanned.json()["duplicate_batch"] is False
     assert stored(cloud) == before
+    # And the day's counts (the console's "readings today") count each record once.
+    assert daily_counts(cloud) == {"br-000001": 4, "rs-000001": 1}
+
+
+def daily_counts(cloud: Cloud) -> dict[str, int]:
+    """Records per device on the local day of T0 (2026-01-01, Asia/Shanghai by default)."""
+    engine = make_engine(str(cloud.settings.database_url))
+    try:
+        with make_sessions(engine)() as session:
+            rows = session.execute(
+                select(DailyRecordCount.device_id, DailyRecordCount.records).where(
+                    DailyRecordCount.day == date(2026, 1, 1)
+                )
+            )
+            return {device_id: records for device_id, records in rows}
+    finally:
+        engine.dispose()
 
 
 def test_a_bad_reading_is_refused_with_its_reason_and_the_good_ones_are_stored(

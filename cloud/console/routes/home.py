@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from cloud.console.overview import local_midnight, overview, readings_since
+from cloud.console.overview import local_midnight, overview, readings_on
 from cloud.console.pages import PREFIX, ViewerDep, render
-from cloud.errors import StorageUnavailableError
 from cloud.fleet.presence import DeviceStatus
 from cloud.web.deps import RuntimeDep, SessionDep
 
@@ -21,11 +20,7 @@ def home(request: Request, viewer: ViewerDep, session: SessionDep, runtime: Runt
         session, viewer.principal, viewer.now, runtime.settings.gateway_silent_after_s
     )
     midnight = local_midnight(viewer.now, viewer.zone)
-    try:
-        readings: int | None = readings_since(session, viewer.principal, runtime.influx, midnight)
-        readings_known = True
-    except StorageUnavailableError:  # the page still shows what the database knows
-        readings, readings_known = None, False
+    readings = readings_on(session, viewer.principal, midnight.date())
     return render(
         request,
         "overview.html",
@@ -33,7 +28,6 @@ def home(request: Request, viewer: ViewerDep, session: SessionDep, runtime: Runt
             "summary": summary,
             "statuses": list(DeviceStatus),
             "readings_today": readings,
-            "readings_known": readings_known,
             "midnight": midnight,
         },
         viewer=viewer,
