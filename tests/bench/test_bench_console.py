@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from core.messages import Health, LocationFix, WaterSample
 from core.receiver import decode
+from edge.settings import EdgeSettings
 from fieldwatch.cli import app
 from fieldwatch_dev.bench.console import (
     ConsoleOptions,
@@ -254,7 +255,8 @@ def test_quick_options_take_what_is_given() -> None:
     assert options.history_fixes == 360
     full = quick_or_full(False)
     assert full.requests == 50
-    assert full.batch_ages == (0.5, 0.25)  # the gateway's default first
+    # The gateway's own default first, then its old one.
+    assert full.batch_ages == (EdgeSettings.model_fields["forward_batch_max_age_s"].default, 2.0)
     assert (full.history_bracelets, full.history_fixes) == (None, 8640)
     assert quick_or_full(False, history_bracelets=0).history_bracelets == 0
 
