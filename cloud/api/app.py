@@ -7,7 +7,7 @@ person may hold are wired in here from the domains that keep them.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -84,6 +84,26 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
     return app
 
 
+# Errors answered with their message and a status, nothing else (a page in the console).
+_PLAIN_STATUSES: dict[type[Exception], int] = {
+    PermissionDeniedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    BatchFormatError: 400,
+    BatchTooLargeError: 413,
+    InvalidRequestError: 422,
+}
+
+Answer = Callable[[Request, int, Exception], Response]
+
+
+def _answering(answer: Answer, status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return answer(request, status, exc)
+
+    return handler
+
+
 def _add_error_handlers(app: FastAPI, settings: CloudSettings) -> None:
     retry_after = {"Retry-After": str(settings.retry_after_s)}
 
@@ -109,24 +129,6 @@ def _add_error_handlers(app: FastAPI, settings: CloudSettings) -> None:
     async def unauthenticated(request: Request, exc: Exception) -> Response:
         return answer(request, 401, exc, {"WWW-Authenticate": "Bearer"})
 
-    async def forbidden(request: Request, exc: Exception) -> Response:
-        return answer(request, 403, exc)
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return answer(request, 404, exc)
-
-    async def conflict(request: Request, exc: Exception) -> Response:
-        return answer(request, 409, exc)
-
-    async def bad_batch(request: Request, exc: Exception) -> Response:
-        return answer(request, 400, exc)
-
-    async def too_large(request: Request, exc: Exception) -> Response:
-        return answer(request, 413, exc)
-
-    async def invalid(request: Request, exc: Exception) -> Response:
-        return answer(request, 422, exc)
-
     async def storage_bug(request: Request, exc: Exception) -> Response:
         log.error("InfluxDB refused a request: %s", exc)
         return answer(request, 500, exc)
@@ -134,10 +136,6 @@ def _add_error_handlers(app: FastAPI, settings: CloudSettings) -> None:
     app.add_exception_handler(StorageUnavailableError, unavailable)
     app.add_exception_handler(OperationalError, database_down)
     app.add_exception_handler(AuthenticationError, unauthenticated)
-    app.add_exception_handler(PermissionDeniedError, forbidden)
-    app.add_exception_handler(NotFoundError, not_found)
-    app.add_exception_handler(ConflictError, conflict)
-    app.add_exception_handler(BatchFormatError, bad_batch)
-    app.add_exception_handler(BatchTooLargeError, too_large)
-    app.add_exception_handler(InvalidRequestError, invalid)
+    for error, status in _PLAIN_STATUSES.items():
+        app.add_exception_handler(error, _answering(answer, status))
     app.add_exception_handler(StorageError, storage_bug)
