@@ -58,7 +58,7 @@ MAX_SIZE_BY_KIND = {
     ACK: 128,
     BATCH: MAX_PAYLOAD,
     STATUS: 96,
-    CONFIG: 512,
+    CONFIG: 4608,  # the largest config possible, zones at their limits, is 4176
     COMMAND: 128,
 }
 MAX_BATCH_ITEMS = 256
@@ -77,6 +77,8 @@ EV_SOS = 3
 EV_LOW_BATTERY = 4
 EV_POWER_OFF = 5
 EV_ROLL_CALL_RESPONSE = 6
+EV_ZONE_LEFT = 7  # a crossing the bracelet recorded: out of a zone (carries zone_id)
+EV_ZONE_ENTERED = 8  # ... into a zone
 EVENT_NAMES = {
     EV_STRAP_OPENED: "strap_opened",
     EV_STRAP_CLOSED: "strap_closed",
@@ -84,7 +86,10 @@ EVENT_NAMES = {
     EV_LOW_BATTERY: "low_battery",
     EV_POWER_OFF: "power_off",
     EV_ROLL_CALL_RESPONSE: "roll_call_response",
+    EV_ZONE_LEFT: "zone_left",
+    EV_ZONE_ENTERED: "zone_entered",
 }
+EV_ZONE_CODES = (EV_ZONE_LEFT, EV_ZONE_ENTERED)
 ROLL_CALL_ANSWERED = 0
 ROLL_CALL_MISSED = 1
 ROLL_CALL_RESULT_NAMES = {ROLL_CALL_ANSWERED: "answered", ROLL_CALL_MISSED: "missed"}
@@ -153,7 +158,24 @@ CONFIG_SETTINGS = {
     7: ("sos_hold_ms", 500, 10000),
     8: ("sample_interval_s", 60, 14400),
     9: ("batch_max_records", 1, MAX_BATCH_ITEMS),
+    10: ("utc_offset_min", -720, 840),
+    11: ("zone_warn_margin_m", 0, 5000),
+    12: ("zone_dwell_s", 0, 3600),
 }
+
+# --- zones (config key 11): where a supervised person must or must not be, and when --------
+ZONE_INCLUSION = 1  # must stay inside (home, the county)
+ZONE_EXCLUSION = 2  # must stay out (a victim's street, a school)
+ZONE_RULE_NAMES = {ZONE_INCLUSION: "inclusion", ZONE_EXCLUSION: "exclusion"}
+MAX_ZONES = 16
+MIN_ZONE_VERTICES = 3
+MAX_ZONE_VERTICES = 64  # per polygon
+# All polygons of one config together: bounds the config's size (MAX_SIZE_BY_KIND) and the
+# heap the bracelet spends on its zones (docs/devices.md, Memory).
+MAX_ZONE_VERTICES_TOTAL = 256
+MAX_ZONE_RADIUS_M = 100000
+MAX_ZONE_WINDOWS = 8  # weekly windows per zone; none: always active
+MINUTES_PER_DAY = 1440
 
 # --- commands: code: (name, {arg id: (name, low, high)}, required arg ids) --------------
 CMD_ROLL_CALL = 1

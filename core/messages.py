@@ -8,8 +8,25 @@ and the bytes.
 """
 
 from core import contract as c
-from core.errors import INCONSISTENT, MISSING_KEY, OUT_OF_RANGE, UNKNOWN_KEY, DecodeError
-from core.fields import BOOL, INT, TEXT, check_array, check_int, check_map, read_fields, where
+from core.errors import (
+    INCONSISTENT,
+    MISSING_KEY,
+    OUT_OF_RANGE,
+    UNKNOWN_KEY,
+    WRONG_TYPE,
+    DecodeError,
+)
+from core.fields import (
+    BOOL,
+    INT,
+    TEXT,
+    check_array,
+    check_int,
+    check_map,
+    read_fields,
+    type_name,
+    where,
+)
 
 try:
     from typing import Any
@@ -193,11 +210,12 @@ class Event(Message):
     KIND = c.EVENT
     K_FIX = 12
     FIELDS = RECORD_ENVELOPE + (
-        (10, "code", INT, True, c.EV_STRAP_OPENED, c.EV_ROLL_CALL_RESPONSE),
+        (10, "code", INT, True, c.EV_STRAP_OPENED, c.EV_ZONE_ENTERED),
         (11, "battery_pct", INT, False, 0, 100),
         (c.K_COMMAND_ID, "command_id", INT, False, 1, U32),
         (13, "roll_call_result", INT, False, c.ROLL_CALL_ANSWERED, c.ROLL_CALL_MISSED),
         (14, "response_s", INT, False, 0, 3600),
+        (15, "zone_id", INT, False, 1, U32),
     )
     NESTED = (K_FIX,)
 
@@ -212,6 +230,7 @@ class Event(Message):
         roll_call_result: "int | None" = None,
         response_s: "int | None" = None,
         fix: "EventFix | None" = None,
+        zone_id: "int | None" = None,
     ) -> None:
         self.boot = boot
         self.seq = seq
@@ -222,6 +241,7 @@ class Event(Message):
         self.roll_call_result = roll_call_result
         self.response_s = response_s
         self.fix = fix
+        self.zone_id = zone_id  # zone events only: the config zone crossed
 
     @property
     def name(self) -> str:
@@ -247,6 +267,11 @@ class Event(Message):
                     raise DecodeError(
                         INCONSISTENT, "%s belongs to roll-call responses only" % name, name
                     )
+        if values["code"] in c.EV_ZONE_CODES:
+            if values["zone_id"] is None:
+                raise DecodeError(MISSING_KEY, "a zone event needs zone_id", "zone_id")
+        elif values["zone_id"] is not None:
+            raise DecodeError(INCONSISTENT, "zone_id belongs to zone events only", "zone_id")
         if cls.K_FIX in wire:
             values["fix"] = EventFix.from_wire(wire[cls.K_FIX])
         return cls(**values)
@@ -407,18 +432,191 @@ class Status(Message):
         return self.state == c.ONLINE
 
 
+LAT_E7 = ("lat_e7", -900000000, 900000000)
+LON_E7 = ("lon_e7", -1800000000, 1800000000)
+RADIUS_M = ("radius_m", 1, c.MAX_ZONE_RADIUS_M)
+WINDOW = (
+    ("days_mask", 1, 127),
+    ("start_min", 0, c.MINUTES_PER_DAY - 1),
+    ("end_min", 0, c.MINUTES_PER_DAY),
+)
+
+
+def _ints(items: "list[Any]", specs: "tuple[Any, ...]") -> "list[int]":
+    """Check each item against its (name, low, high), cycling through the specs."""
+    out = []
+    for i in range(len(items)):
+        name, low, high = specs[i % len(specs)]
+        out.append(check_int(items[i], name, None, low, high))
+    return out
+
+
+class ConfigZone:
+    """One zone of a config: where a supervised person must be, or must not be, and when.
+
+    ``rule`` is ``contract.ZONE_INCLUSION`` (must stay inside) or ``ZONE_EXCLUSION``
+    (must stay out). The shape is exactly one of ``circle``, ``(lat_e7, lon_e7,
+    radius_m)``, and ``polygon``, a list of 3..64 ``(lat_e7, lon_e7)`` vertices (WGS-84,
+    1e-7 degrees; the last joins the first). ``windows`` are the weekly times it is in
+    force, ``(days_mask, start_min, end_min)`` in the config's local time
+    (``utc_offset_min``): bit 0 of days_mask Monday .. bit 6 Sunday, minutes of the day,
+    an end at or before the start running past midnight; no windows: always in force.
+    On the wire a zone is a map (keys ``K_*``); the checks are in ``from_wire``.
+    """
+
+    K_ID = 1
+    K_RULE = 2
+    K_CIRCLE = 3
+    K_POLYGON = 4
+    K_WINDOWS = 5
+    FIELDS = (
+        (K_ID, "zone_id", INT, True, 1, U32),
+        (K_RULE, "rule", INT, True, c.ZONE_INCLUSION, c.ZONE_EXCLUSION),
+    )
+    KEYS = (K_ID, K_RULE, K_CIRCLE, K_POLYGON, K_WINDOWS)
+
+    def __init__(
+        self,
+        zone_id: int,
+        rule: int,
+        circle: "tuple[int, int, int] | None" = None,
+        polygon: "list[tuple[int, int]] | None" = None,
+        windows: "list[tuple[int, int, int]] | None" = None,
+    ) -> None:
+        self.zone_id = zone_id
+        self.rule = rule
+        self.circle = circle
+        self.polygon = polygon
+        self.windows = windows if windows is not None else []
+
+    @property
+    def inclusion(self) -> bool:
+        return self.rule == c.ZONE_INCLUSION
+
+    @property
+    def vertex_count(self) -> int:
+        """The polygon's vertices (0 for a circle): what the config's total bounds."""
+        return 0 if self.polygon is None else len(self.polygon)
+
+    def as_dict(self) -> dict[Any, Any]:
+        """The zone by name, JSON-friendly (lists, not tuples)."""
+        return {
+            "zone_id": self.zone_id,
+            "rule": self.rule,
+            "circle": None if self.circle is None else list(self.circle),
+            "polygon": None if self.polygon is None else [list(v) for v in self.polygon],
+            "windows": [list(w) for w in self.windows],
+        }
+
+    def to_wire(self) -> dict[Any, Any]:
+        wire: dict[Any, Any] = {self.K_ID: self.zone_id, self.K_RULE: self.rule}
+        if self.circle is not None:
+            wire[self.K_CIRCLE] = list(self.circle)
+        if self.polygon is not None:
+            flat = []
+            for vertex in self.polygon:
+                flat.append(vertex[0])
+                flat.append(vertex[1])
+            wire[self.K_POLYGON] = flat
+        if self.windows:
+            wire[self.K_WINDOWS] = [list(w) for w in self.windows]
+        return wire
+
+    @classmethod
+    def from_wire(cls, value: "Any") -> "ConfigZone":
+        """Check one zone's wire map and build it, or raise DecodeError."""
+        if not isinstance(value, dict):
+            raise DecodeError(
+                WRONG_TYPE, "a zone must be a map, got %s" % type_name(value), "zones"
+            )
+        for key in value:
+            if key not in cls.KEYS:
+                raise DecodeError(UNKNOWN_KEY, "zone key %r is not part of v1" % (key,), "zones")
+        values = read_fields(value, cls.FIELDS)
+        if (cls.K_CIRCLE in value) == (cls.K_POLYGON in value):
+            if cls.K_CIRCLE in value:
+                raise DecodeError(
+                    INCONSISTENT, "a zone is a circle or a polygon, not both", "shape"
+                )
+            raise DecodeError(
+                MISSING_KEY, "a zone needs a circle (key 3) or a polygon (key 4)", "shape"
+            )
+        circle = None
+        polygon = None
+        if cls.K_CIRCLE in value:
+            items = check_array(value[cls.K_CIRCLE], "circle", cls.K_CIRCLE)
+            if len(items) != 3:
+                raise DecodeError(
+                    OUT_OF_RANGE,
+                    "circle (key 3) must hold [lat_e7, lon_e7, radius_m], holds %d items"
+                    % len(items),
+                    "circle",
+                )
+            lat, lon, radius = _ints(items, (LAT_E7, LON_E7, RADIUS_M))
+            circle = (lat, lon, radius)
+        else:
+            items = check_array(value[cls.K_POLYGON], "polygon", cls.K_POLYGON)
+            count = len(items) // 2
+            if len(items) % 2 or count < c.MIN_ZONE_VERTICES or count > c.MAX_ZONE_VERTICES:
+                raise DecodeError(
+                    OUT_OF_RANGE,
+                    "polygon (key 4) must hold %d..%d lat_e7, lon_e7 pairs, holds %d items"
+                    % (c.MIN_ZONE_VERTICES, c.MAX_ZONE_VERTICES, len(items)),
+                    "polygon",
+                )
+            flat = _ints(items, (LAT_E7, LON_E7))
+            polygon = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        windows = []
+        if cls.K_WINDOWS in value:
+            items = check_array(value[cls.K_WINDOWS], "windows", cls.K_WINDOWS)
+            if not items or len(items) > c.MAX_ZONE_WINDOWS:
+                raise DecodeError(
+                    OUT_OF_RANGE,
+                    "windows (key 5) holds %d windows, allowed 1..%d (none: leave it out)"
+                    % (len(items), c.MAX_ZONE_WINDOWS),
+                    "windows",
+                )
+            for item in items:
+                window = check_array(item, "windows", cls.K_WINDOWS)
+                if len(window) != 3:
+                    raise DecodeError(
+                        OUT_OF_RANGE,
+                        "a window must hold [days_mask, start_min, end_min], holds %d items"
+                        % len(window),
+                        "windows",
+                    )
+                days, start, end = _ints(window, WINDOW)
+                windows.append((days, start, end))
+        return cls(values["zone_id"], values["rule"], circle, polygon, windows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigZone) and self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return "ConfigZone(%r)" % (self.as_dict(),)
+
+
 class Config(Message):
-    """Retained downlink config: a version and settings by id (see contract.CONFIG_SETTINGS)."""
+    """Retained downlink config: a version, settings by id (see contract.CONFIG_SETTINGS)
+    and, for a bracelet, its wearer's zones (``ConfigZone``; none: no zones)."""
 
     KIND = c.CONFIG
     K_SETTINGS = 10
+    K_ZONES = 11
     FIELDS = ((c.K_CONFIG_VERSION, "version", INT, True, 1, U32), TS)
-    NESTED = (K_SETTINGS,)
+    NESTED = (K_SETTINGS, K_ZONES)
 
-    def __init__(self, version: int, ts: int, settings: dict[Any, Any]) -> None:
+    def __init__(
+        self,
+        version: int,
+        ts: int,
+        settings: dict[Any, Any],
+        zones: "list[ConfigZone] | None" = None,
+    ) -> None:
         self.version = version
         self.ts = ts
         self.settings = settings
+        self.zones = zones if zones is not None else []
 
     def setting(self, name: str, default: "int | None" = None) -> "int | None":
         for sid in self.settings:
@@ -428,9 +626,12 @@ class Config(Message):
 
     def _nested_as_dict(self, out: dict[Any, Any]) -> None:
         out["settings"] = {c.CONFIG_SETTINGS[s][0]: self.settings[s] for s in sorted(self.settings)}
+        out["zones"] = [zone.as_dict() for zone in self.zones]
 
     def _nested_to_wire(self, wire: dict[Any, Any]) -> None:
         wire[self.K_SETTINGS] = dict(self.settings)
+        if self.zones:
+            wire[self.K_ZONES] = [zone.to_wire() for zone in self.zones]
 
     @classmethod
     def _build(cls, values: dict[Any, Any], wire: dict[Any, Any]) -> "Any":
@@ -442,7 +643,45 @@ class Config(Message):
                 raise DecodeError(UNKNOWN_KEY, "setting %r is not part of v1" % (sid,), "settings")
             name, low, high = c.CONFIG_SETTINGS[sid]
             settings[sid] = check_int(value, name, None, low, high)
-        return cls(values["version"], values["ts"], settings)
+        zones = []
+        if cls.K_ZONES in wire:
+            zones = _zones_from_wire(wire[cls.K_ZONES])
+        return cls(values["version"], values["ts"], settings, zones)
+
+
+def _zones_from_wire(value: "Any") -> "list[ConfigZone]":
+    items = check_array(value, "zones", Config.K_ZONES)
+    if not items or len(items) > c.MAX_ZONES:
+        raise DecodeError(
+            OUT_OF_RANGE,
+            "zones (key 11) holds %d zones, allowed 1..%d (none: leave it out)"
+            % (len(items), c.MAX_ZONES),
+            "zones",
+        )
+    zones: list[ConfigZone] = []
+    vertices = 0
+    for index in range(len(items)):
+        try:
+            zone = ConfigZone.from_wire(items[index])
+        except DecodeError as exc:
+            raise DecodeError(exc.code, "zone %d: %s" % (index, exc.detail), exc.field)
+        for earlier in zones:
+            if earlier.zone_id == zone.zone_id:
+                raise DecodeError(
+                    INCONSISTENT,
+                    "zone %d: zone_id %d is taken by an earlier zone" % (index, zone.zone_id),
+                    "zone_id",
+                )
+        vertices += zone.vertex_count
+        zones.append(zone)
+    if vertices > c.MAX_ZONE_VERTICES_TOTAL:
+        raise DecodeError(
+            OUT_OF_RANGE,
+            "the polygons of zones (key 11) hold %d vertices, allowed at most %d"
+            % (vertices, c.MAX_ZONE_VERTICES_TOTAL),
+            "zones",
+        )
+    return zones
 
 
 class Command(Message):

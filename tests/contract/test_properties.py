@@ -14,6 +14,7 @@ from core.messages import (
     Batch,
     Command,
     Config,
+    ConfigZone,
     Event,
     EventFix,
     LocationFix,
@@ -53,11 +54,15 @@ event_fixes = st.builds(
 
 @st.composite
 def events(draw: st.DrawFn) -> Event:
-    values = draw(field_values(Event, skip=("command_id", "roll_call_result", "response_s")))
+    values = draw(
+        field_values(Event, skip=("command_id", "roll_call_result", "response_s", "zone_id"))
+    )
     if values["code"] == contract.EV_ROLL_CALL_RESPONSE:
         values["command_id"] = draw(st.integers(1, contract.UINT32_MAX))
         values["roll_call_result"] = draw(st.integers(0, 1))
         values["response_s"] = draw(st.none() | st.integers(0, 3600))
+    if values["code"] in contract.EV_ZONE_CODES:
+        values["zone_id"] = draw(st.integers(1, contract.UINT32_MAX))
     return Event(**values, fix=draw(st.none() | event_fixes))
 
 
@@ -79,6 +84,23 @@ def water_samples(draw: st.DrawFn) -> WaterSample:
     return WaterSample(**envelope, values=readings, statuses=statuses)
 
 
+lats = st.integers(-900000000, 900000000)
+lons = st.integers(-1800000000, 1800000000)
+windows = st.tuples(st.integers(1, 127), st.integers(0, 1439), st.integers(0, 1440))
+
+
+@st.composite
+def config_zones(draw: st.DrawFn, zone_id: int, max_vertices: int) -> ConfigZone:
+    rule = draw(st.sampled_from(sorted(contract.ZONE_RULE_NAMES)))
+    in_force = draw(st.lists(windows, max_size=contract.MAX_ZONE_WINDOWS))
+    if max_vertices < contract.MIN_ZONE_VERTICES or draw(st.booleans()):
+        circle = (draw(lats), draw(lons), draw(st.integers(1, contract.MAX_ZONE_RADIUS_M)))
+        return ConfigZone(zone_id, rule, circle=circle, windows=in_force)
+    count = draw(st.integers(contract.MIN_ZONE_VERTICES, min(max_vertices, 64)))
+    polygon = draw(st.lists(st.tuples(lats, lons), min_size=count, max_size=count))
+    return ConfigZone(zone_id, rule, polygon=polygon, windows=in_force)
+
+
 @st.composite
 def configs(draw: st.DrawFn) -> Config:
     chosen = draw(st.sets(st.sampled_from(sorted(contract.CONFIG_SETTINGS))))
@@ -86,10 +108,20 @@ def configs(draw: st.DrawFn) -> Config:
         sid: draw(st.integers(contract.CONFIG_SETTINGS[sid][1], contract.CONFIG_SETTINGS[sid][2]))
         for sid in chosen
     }
+    ids = draw(
+        st.lists(st.integers(1, contract.UINT32_MAX), unique=True, max_size=contract.MAX_ZONES)
+    )
+    zones = []
+    room = contract.MAX_ZONE_VERTICES_TOTAL
+    for zone_id in ids:
+        zone = draw(config_zones(zone_id, room))
+        room -= zone.vertex_count
+        zones.append(zone)
     return Config(
         draw(st.integers(1, contract.UINT32_MAX)),
         draw(st.integers(contract.TS_MIN, contract.TS_MAX)),
         settings,
+        zones,
     )
 
 

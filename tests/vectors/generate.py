@@ -14,6 +14,8 @@ import cbor2
 
 OUT = Path(__file__).parent / "v1"
 TS = 1795932000  # 2026-11-29T06:00:00Z
+# A home block in Minhang, Shanghai: four vertices, lat_e7 and lon_e7 in turn.
+HOME = [311124000, 1213812000, 311124000, 1213818500, 311119500, 1213818500, 311119500, 1213812000]
 
 # (file, name, description, wire map, expected decoded value)
 VALID = [
@@ -149,6 +151,7 @@ VALID = [
             "roll_call_result": None,
             "response_s": None,
             "fix": [312304560, 1214737120, 8, 1],
+            "zone_id": None,
         },
     ),
     (
@@ -167,6 +170,7 @@ VALID = [
             "roll_call_result": None,
             "response_s": None,
             "fix": None,
+            "zone_id": None,
         },
     ),
     (
@@ -196,6 +200,64 @@ VALID = [
             "roll_call_result": 0,
             "response_s": 23,
             "fix": [312304990, 1214736800, 6, 1],
+            "zone_id": None,
+        },
+    ),
+    (
+        "event",
+        "event_zone_left",
+        "the wearer left inclusion zone 103 (the district, weekdays 08:00-20:00)",
+        {
+            0: 1,
+            1: 3,
+            2: 17,
+            3: 40230,
+            4: TS + 120,
+            10: 7,
+            11: 64,
+            12: [311050000, 1215600000, 9, 1],
+            15: 103,
+        },
+        {
+            "kind": "event",
+            "boot": 17,
+            "seq": 40230,
+            "ts": TS + 120,
+            "code": 7,
+            "battery_pct": 64,
+            "command_id": None,
+            "roll_call_result": None,
+            "response_s": None,
+            "fix": [311050000, 1215600000, 9, 1],
+            "zone_id": 103,
+        },
+    ),
+    (
+        "event",
+        "event_zone_entered",
+        "the wearer went into exclusion zone 102, recorded offline and sent later",
+        {
+            0: 1,
+            1: 3,
+            2: 17,
+            3: 40231,
+            4: TS + 300,
+            10: 8,
+            12: [311352100, 1214008000, 7, 1],
+            15: 102,
+        },
+        {
+            "kind": "event",
+            "boot": 17,
+            "seq": 40231,
+            "ts": TS + 300,
+            "code": 8,
+            "battery_pct": None,
+            "command_id": None,
+            "roll_call_result": None,
+            "response_s": None,
+            "fix": [311352100, 1214008000, 7, 1],
+            "zone_id": 102,
         },
     ),
     (
@@ -327,6 +389,7 @@ VALID = [
                     "roll_call_result": None,
                     "response_s": None,
                     "fix": None,
+                    "zone_id": None,
                 },
                 {
                     "kind": "health",
@@ -390,6 +453,7 @@ VALID = [
                 "low_battery_pct": 15,
                 "roll_call_window_s": 120,
             },
+            "zones": [],
         },
     ),
     (
@@ -402,6 +466,63 @@ VALID = [
             "version": 3,
             "ts": TS - 7200,
             "settings": {"health_interval_s": 3600, "sample_interval_s": 300},
+            "zones": [],
+        },
+    ),
+    (
+        "config",
+        "config_bracelet_zones",
+        "a supervised person's zones: home with a curfew, a place to keep away from, the district",
+        {
+            0: 1,
+            1: 8,
+            4: TS - 1800,
+            5: 13,
+            10: {1: 30, 10: 480, 11: 100, 12: 60},
+            11: [
+                {
+                    1: 101,
+                    2: 1,
+                    4: HOME,
+                    5: [[127, 1320, 360]],
+                },
+                {1: 102, 2: 2, 3: [311350000, 1214010000, 300]},
+                {1: 103, 2: 1, 3: [311120000, 1213815000, 15000], 5: [[31, 480, 1200]]},
+            ],
+        },
+        {
+            "kind": "config",
+            "version": 13,
+            "ts": TS - 1800,
+            "settings": {
+                "fix_interval_s": 30,
+                "utc_offset_min": 480,
+                "zone_warn_margin_m": 100,
+                "zone_dwell_s": 60,
+            },
+            "zones": [
+                {
+                    "zone_id": 101,
+                    "rule": 1,
+                    "circle": None,
+                    "polygon": [[HOME[i], HOME[i + 1]] for i in range(0, len(HOME), 2)],
+                    "windows": [[127, 1320, 360]],
+                },
+                {
+                    "zone_id": 102,
+                    "rule": 2,
+                    "circle": [311350000, 1214010000, 300],
+                    "polygon": None,
+                    "windows": [],
+                },
+                {
+                    "zone_id": 103,
+                    "rule": 1,
+                    "circle": [311120000, 1213815000, 15000],
+                    "polygon": None,
+                    "windows": [[31, 480, 1200]],
+                },
+            ],
         },
     ),
     (
@@ -440,6 +561,44 @@ def _hex(wire: object) -> str:
 
 
 FIX = {0: 1, 1: 1, 2: 17, 3: 5, 4: TS, 10: 312304560, 11: 1214737120, 12: 8, 13: 1}
+CONFIG = {0: 1, 1: 8, 4: TS, 5: 2, 10: {1: 30}}
+CIRCLE = {1: 1, 2: 1, 3: [311120000, 1213815000, 500]}
+
+
+def _zones(*zones: dict) -> dict:
+    """A config holding these zones."""
+    return {**CONFIG, 11: list(zones)}
+
+
+def _polygon(zone_id: int, vertices: int) -> dict:
+    """An inclusion polygon of that many vertices (valid values; the shape does not matter)."""
+    flat = []
+    for i in range(vertices):
+        flat += [311120000 + 100 * i, 1213815000 + 37 * (i % 5)]
+    return {1: zone_id, 2: 1, 4: flat}
+
+
+def _long_heads(value: object) -> bytes:
+    """CBOR with every integer in an 8-byte head: valid values in more bytes than needed."""
+    if isinstance(value, int):
+        major, raw = (0, value) if value >= 0 else (1, -1 - value)
+        return bytes((major << 5 | 27,)) + raw.to_bytes(8, "big")
+    if isinstance(value, list):
+        return _head(4, len(value)) + b"".join(_long_heads(item) for item in value)
+    assert isinstance(value, dict)
+    body = b"".join(_long_heads(k) + _long_heads(v) for k, v in sorted(value.items()))
+    return _head(5, len(value)) + body
+
+
+def _head(major: int, length: int) -> bytes:
+    """The shortest head of an array (4) or map (5) of ``length`` items."""
+    if length < 24:
+        return bytes((major << 5 | length,))
+    if length < 256:
+        return bytes((major << 5 | 24, length))
+    return bytes((major << 5 | 25,)) + length.to_bytes(2, "big")
+
+
 # (name, description, hex, channel or None, expected error code, expected field or None)
 INVALID = [
     ("empty", "no bytes at all", "", None, "truncated", None),
@@ -625,6 +784,222 @@ INVALID = [
         "fix_interval_s",
     ),
     (
+        "config_utc_offset_out_of_range",
+        "a UTC offset of +15:00",
+        _hex({**CONFIG, 10: {10: 900}}),
+        None,
+        "out_of_range",
+        "utc_offset_min",
+    ),
+    (
+        "config_zones_empty",
+        "an empty zone list: a config without zones leaves the key out",
+        _hex(_zones()),
+        None,
+        "out_of_range",
+        "zones",
+    ),
+    (
+        "config_too_many_zones",
+        "17 zones, one over the limit",
+        _hex(_zones(*({**CIRCLE, 1: i} for i in range(1, 18)))),
+        None,
+        "out_of_range",
+        "zones",
+    ),
+    (
+        "config_zone_vertices_over_total",
+        "five polygons of 64 vertices: 320, over the 256 a config may hold",
+        _hex(_zones(*(_polygon(i, 64) for i in range(1, 6)))),
+        None,
+        "out_of_range",
+        "zones",
+    ),
+    (
+        "config_zone_not_a_map",
+        "a zone written as an array",
+        _hex(_zones([1, 1, [311120000, 1213815000, 500]])),
+        None,
+        "wrong_type",
+        "zones",
+    ),
+    (
+        "config_zone_unknown_key",
+        "a zone with an extra key 9",
+        _hex(_zones({**CIRCLE, 9: 1})),
+        None,
+        "unknown_key",
+        "zones",
+    ),
+    (
+        "config_zone_missing_id",
+        "a zone without its id",
+        _hex(_zones({2: 1, 3: [311120000, 1213815000, 500]})),
+        None,
+        "missing_key",
+        "zone_id",
+    ),
+    (
+        "config_zone_duplicate_id",
+        "two zones with id 1",
+        _hex(_zones(CIRCLE, _polygon(1, 4))),
+        None,
+        "inconsistent",
+        "zone_id",
+    ),
+    (
+        "config_zone_unknown_rule",
+        "rule 3: neither inclusion nor exclusion",
+        _hex(_zones({**CIRCLE, 2: 3})),
+        None,
+        "out_of_range",
+        "rule",
+    ),
+    (
+        "config_zone_no_shape",
+        "a zone with neither a circle nor a polygon",
+        _hex(_zones({1: 1, 2: 1})),
+        None,
+        "missing_key",
+        "shape",
+    ),
+    (
+        "config_zone_circle_and_polygon",
+        "a zone with both a circle and a polygon",
+        _hex(_zones({**_polygon(1, 4), 3: [311120000, 1213815000, 500]})),
+        None,
+        "inconsistent",
+        "shape",
+    ),
+    (
+        "config_zone_radius_zero",
+        "a circle of radius 0",
+        _hex(_zones({**CIRCLE, 3: [311120000, 1213815000, 0]})),
+        None,
+        "out_of_range",
+        "radius_m",
+    ),
+    (
+        "config_zone_circle_short",
+        "a circle without its radius",
+        _hex(_zones({**CIRCLE, 3: [311120000, 1213815000]})),
+        None,
+        "out_of_range",
+        "circle",
+    ),
+    (
+        "config_zone_polygon_two_vertices",
+        "a polygon of two vertices",
+        _hex(_zones(_polygon(1, 2))),
+        None,
+        "out_of_range",
+        "polygon",
+    ),
+    (
+        "config_zone_polygon_65_vertices",
+        "a polygon of 65 vertices, one over the limit",
+        _hex(_zones(_polygon(1, 65))),
+        None,
+        "out_of_range",
+        "polygon",
+    ),
+    (
+        "config_zone_polygon_odd",
+        "a polygon whose last vertex has no longitude",
+        _hex(_zones({**_polygon(1, 4), 4: _polygon(1, 4)[4][:-1]})),
+        None,
+        "out_of_range",
+        "polygon",
+    ),
+    (
+        "config_zone_polygon_lon_out_of_range",
+        "a polygon vertex at longitude 181 degrees",
+        _hex(_zones({**_polygon(1, 4), 4: [*_polygon(1, 4)[4][:-1], 1810000000]})),
+        None,
+        "out_of_range",
+        "lon_e7",
+    ),
+    (
+        "config_zone_polygon_text",
+        "a polygon vertex's latitude as text",
+        _hex(_zones({**_polygon(1, 4), 4: ["31.112", *_polygon(1, 4)[4][1:]]})),
+        None,
+        "wrong_type",
+        "lat_e7",
+    ),
+    (
+        "config_zone_windows_empty",
+        "an empty window list: a zone always in force leaves the key out",
+        _hex(_zones({**CIRCLE, 5: []})),
+        None,
+        "out_of_range",
+        "windows",
+    ),
+    (
+        "config_zone_window_short",
+        "a window without its end",
+        _hex(_zones({**CIRCLE, 5: [[127, 1320]]})),
+        None,
+        "out_of_range",
+        "windows",
+    ),
+    (
+        "config_zone_window_no_days",
+        "a window on no day of the week",
+        _hex(_zones({**CIRCLE, 5: [[0, 1320, 360]]})),
+        None,
+        "out_of_range",
+        "days_mask",
+    ),
+    (
+        "config_zone_window_end_past_midnight",
+        "a window ending at minute 1441",
+        _hex(_zones({**CIRCLE, 5: [[127, 1320, 1441]]})),
+        None,
+        "out_of_range",
+        "end_min",
+    ),
+    (
+        "oversize_config",
+        "256 polygon vertices with 8-byte integer heads: valid values, too many bytes",
+        _long_heads(_zones(*(_polygon(i, 64) for i in range(1, 5)))).hex(),
+        None,
+        "oversize",
+        None,
+    ),
+    (
+        "event_zone_left_without_zone",
+        "a zone-left event that does not say which zone",
+        _hex({0: 1, 1: 3, 2: 1, 3: 1, 4: TS, 10: 7, 12: [311120000, 1213815000, 8, 1]}),
+        None,
+        "missing_key",
+        "zone_id",
+    ),
+    (
+        "event_sos_with_zone",
+        "an SOS naming a zone",
+        _hex({0: 1, 1: 3, 2: 1, 3: 1, 4: TS, 10: 3, 15: 101}),
+        None,
+        "inconsistent",
+        "zone_id",
+    ),
+    (
+        "event_zone_with_roll_call_result",
+        "a zone-entered event carrying a roll-call result",
+        _hex({0: 1, 1: 3, 2: 1, 3: 1, 4: TS, 10: 8, 13: 0, 15: 101}),
+        None,
+        "inconsistent",
+        "roll_call_result",
+    ),
+    (
+        "event_unknown_code",
+        "event code 9, past the last one v1 defines",
+        _hex({0: 1, 1: 3, 2: 1, 3: 1, 4: TS, 10: 9}),
+        None,
+        "out_of_range",
+        "code",
+    ),
+    (
         "command_missing_arg",
         "roll call without its window",
         _hex({0: 1, 1: 9, 4: TS, 6: 1, 10: 1}),
@@ -649,7 +1024,7 @@ def main() -> None:
     for file, name, description, wire, decoded in VALID:
         data = cbor2.dumps(wire, canonical=True)
         # The JSON a typical device would send: the same names, absent fields left out.
-        sent = {k: v for k, v in decoded.items() if v is not None and v != {}}
+        sent = {k: v for k, v in decoded.items() if v is not None and v != {} and v != []}
         as_json = json.dumps(sent, separators=(",", ":"))
         by_file.setdefault(file, []).append(
             {
