@@ -586,6 +586,12 @@ class ConfigZone:
                         "windows",
                     )
                 days, start, end = _ints(window, WINDOW)
+                if start == end:
+                    raise DecodeError(
+                        INCONSISTENT,
+                        "a window must not start and end at the same minute",
+                        "end_min",
+                    )
                 windows.append((days, start, end))
         return cls(values["zone_id"], values["rule"], circle, polygon, windows)
 

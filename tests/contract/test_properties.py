@@ -86,7 +86,9 @@ def water_samples(draw: st.DrawFn) -> WaterSample:
 
 lats = st.integers(-900000000, 900000000)
 lons = st.integers(-1800000000, 1800000000)
-windows = st.tuples(st.integers(1, 127), st.integers(0, 1439), st.integers(0, 1440))
+windows = st.tuples(st.integers(1, 127), st.integers(0, 1439), st.integers(0, 1440)).filter(
+    lambda w: w[1] != w[2]
+)
 
 
 @st.composite

@@ -960,6 +960,14 @@ INVALID = [
         "end_min",
     ),
     (
+        "config_zone_window_of_no_length",
+        "a window that starts and ends at 22:00",
+        _hex(_zones({**CIRCLE, 5: [[127, 1320, 1320]]})),
+        None,
+        "inconsistent",
+        "end_min",
+    ),
+    (
         "oversize_config",
         "256 polygon vertices with 8-byte integer heads: valid values, too many bytes",
         _long_heads(_zones(*(_polygon(i, 64) for i in range(1, 5)))).hex(),
