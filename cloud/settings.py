@@ -103,6 +103,63 @@ class CloudSettings(FieldwatchSettings):
         ge=1,
         description="a gateway with no heartbeat or batch for this long is unreachable",
     )
+    rules_enabled: bool = Field(
+        default=True,
+        description="evaluate supervision's zone rules and events in the ingest path "
+        "(off only to measure the pipeline without them)",
+    )
+    scheduler_enabled: bool = Field(
+        default=True,
+        description="run the time-driven checks (absence, roll calls, trips, terms, "
+        "escalation); one replica at a time holds their lease",
+    )
+    scheduler_interval_s: float = Field(
+        default=5.0, gt=0, le=300, description="seconds between the scheduler's checks"
+    )
+    scheduler_lease_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="a replica holding the checks' lease that stops renewing it loses it "
+        "after this long, and another takes over",
+    )
+    absent_after_s: int = Field(
+        default=900,
+        ge=60,
+        description="a worn bracelet with no fix for this long, while its gateway is up, "
+        "raises a no_fix alert",
+    )
+    low_battery_pct: int = Field(
+        default=20,
+        ge=1,
+        le=90,
+        description="a bracelet's battery at or below this raises low_battery",
+    )
+    term_reminder_days: int = Field(
+        default=7, ge=0, le=90, description="days before a supervision term ends to remind"
+    )
+    roll_call_window_s: int = Field(
+        default=300, ge=10, le=900, description="how long a wearer has to answer a random roll call"
+    )
+    roll_call_grace_s: int = Field(
+        default=120,
+        ge=0,
+        description="after a roll call's window, how long its answer may take to arrive "
+        "before it is called missed",
+    )
+    trip_grace_s: int = Field(
+        default=900,
+        ge=0,
+        description="after a travel permit ends, how long until a person not back is overdue",
+    )
+    escalate_after_s: dict[str, int] = Field(
+        default_factory=lambda: {"critical": 300, "major": 900, "minor": 3600, "warning": 0},
+        description="per severity, seconds an open alert may wait unacknowledged before it "
+        "escalates (and again each time as long); 0: never",
+    )
+    alert_severities: dict[str, str] = Field(
+        default_factory=dict,
+        description="per cause, a severity overriding the default (docs/supervision.md)",
+    )
 
     @model_validator(mode="after")
     def _influx_credentials_together(self) -> Self:

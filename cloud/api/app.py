@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -33,7 +34,9 @@ from cloud.identity.routes import router as identity_router
 from cloud.ingest.routes import router as ingest_router
 from cloud.rivers import policy as rivers_policy
 from cloud.rivers.routes import router as rivers_router
+from cloud.scheduler.runner import Scheduler, SchedulerSettings
 from cloud.settings import CloudSettings
+from cloud.supervision.config import alert_policy, check_settings
 from cloud.web.runtime import Clock, Runtime, utc_now
 from core.forwarding import BatchFormatError
 
@@ -58,9 +61,14 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
             log.warning("InfluxDB schema not checked at start-up: %s", exc)
         runtime.changes.start()
         app.state.runtime = runtime
+        scheduler = _scheduler(runtime) if settings.scheduler_enabled else None
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             runtime.close()
 
     app = FastAPI(
@@ -82,6 +90,23 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
     mount_console(app)
     _add_error_handlers(app, settings)
     return app
+
+
+def _scheduler(runtime: Runtime) -> Scheduler:
+    s = runtime.settings
+    return Scheduler(
+        runtime.sessions,
+        runtime.clock,
+        SchedulerSettings(
+            interval_s=s.scheduler_interval_s,
+            lease_ttl_s=s.scheduler_lease_ttl_s,
+            escalate_after_s=dict(s.escalate_after_s),
+            checks=check_settings(s),
+            timezone=ZoneInfo(s.console_timezone),
+            policy=alert_policy(s),
+        ),
+        runtime.changes,
+    )
 
 
 # Errors answered with their message and a status, nothing else (a page in the console).

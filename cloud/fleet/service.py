@@ -18,7 +18,7 @@ from cloud.web.fields import check_id
 from core import contract as c
 from core.codec import encode
 from core.errors import CONFLICTING_RECORD, IMPLAUSIBLE_TIME, CoreError
-from core.messages import Ack, Config, Event, Health, LocationFix, Status
+from core.messages import Ack, Command, Config, Event, Health, LocationFix, Status
 from core.receiver import DeviceKind
 
 CONFIG_SETTING_IDS = {name: sid for sid, (name, _low, _high) in c.CONFIG_SETTINGS.items()}
@@ -255,3 +255,29 @@ def acknowledge_downlink(
         .values(acked_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def issue_command(
+    session: Session,
+    device: Device,
+    code: int,
+    args: dict[int, int],
+    now: datetime,
+    expires_in_s: int | None = None,
+) -> DownlinkMessage:
+    """Queue a command for the device's gateway; its id is the downlink message's id.
+
+    The device answers with the same id (its ack, and a roll-call response's event).
+    """
+    if code not in c.COMMANDS:
+        raise InvalidRequestError(f"unknown command {code}")
+    message = DownlinkMessage(device_id=device.id, channel="cmd", payload=b"", created_at=now)
+    session.add(message)
+    session.flush()
+    ts = int(now.timestamp())
+    expires = ts + expires_in_s if expires_in_s is not None else None
+    try:
+        message.payload = encode(Command(message.id, ts, code, dict(args), expires))
+    except CoreError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+    return message

@@ -12,8 +12,20 @@ from cloud.identity.models import Role, User
 from cloud.identity.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 
-def add_user(session: Session, username: str, password: str, role: Role, now: datetime) -> User:
-    """Add a person who signs in; the password is kept as an argon2id hash only."""
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    now: datetime,
+    approval_level: str | None = None,
+) -> User:
+    """Add a person who signs in; the password is kept as an argon2id hash only.
+
+    ``approval_level`` ("local" or "county") lets a prosecutor or administrator approve
+    supervised persons' trips of that level."""
+    if approval_level not in (None, "local", "county"):
+        raise InvalidRequestError("an approval level is local or county")
     if not 1 <= len(username) <= 64:
         raise InvalidRequestError("a username has 1 to 64 characters")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -26,6 +38,7 @@ def add_user(session: Session, username: str, password: str, role: Role, now: da
         role=role.value,
         active=True,
         created_at=now,
+        approval_level=approval_level,
     )
     session.add(user)
     session.flush()

@@ -27,6 +27,7 @@ from cloud.ingest.schemas import (
     RejectionOut,
 )
 from cloud.ingest.service import IngestService
+from cloud.supervision.config import alert_policy
 from cloud.web.deps import NowDep, RuntimeDep, SessionDep
 from cloud.web.fields import ID_PATTERN
 from cloud.web.responses import error_responses
@@ -68,6 +69,7 @@ async def ingest(
         runtime.settings.late_after_s,
         runtime.changes,
         day_zone=ZoneInfo(runtime.settings.console_timezone),
+        rules=alert_policy(runtime.settings) if runtime.settings.rules_enabled else None,
     )
     report = await run_in_threadpool(service.ingest, gateway.id, batch, now)
     return IngestAnswer(

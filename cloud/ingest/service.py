@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.alerts.changes import ALERTS_CHANGED
 from cloud.fleet import service as fleet
 from cloud.fleet.changes import DEVICES_CHANGED
 from cloud.fleet.models import Device, Gateway
@@ -55,6 +56,7 @@ from cloud.ingest.plan import (
     plan_batch,
     resolve_candidates,
 )
+from cloud.supervision.evaluate import AlertPolicy, evaluate
 from cloud.timeseries.influx import InfluxStore, Series
 from cloud.timeseries.points import Record
 from cloud.timeseries.queries import stored_points_statement
@@ -86,12 +88,14 @@ class IngestService:
         late_after_s: int,
         changes: ChangeFeed | None = None,
         day_zone: ZoneInfo | None = None,
+        rules: AlertPolicy | None = None,
     ) -> None:
         self._sessions = sessions
         self._influx = influx
         self._late_after_s = late_after_s
         self._changes = changes
         self._day_zone = day_zone or ZoneInfo("UTC")  # where a day of records begins
+        self._rules = rules  # None: supervision's rules are not evaluated
 
     def ingest(self, gateway_id: str, batch: ForwardBatch, now: datetime) -> IngestReport:
         """Store a batch; raises StorageUnavailableError (nothing recorded) when InfluxDB fails."""
@@ -119,8 +123,11 @@ class IngestService:
                 accepted = accepted_messages(plan, decoded)
                 _record(session, gateway_id, batch, plan, accepted, devices, received, now)
                 count_by_day(session, plan.records, self._day_zone)
+                alert_ids = self._evaluate(session, plan, devices, now)
                 if self._changes is not None:
                     self._changes.publish(session, DEVICES_CHANGED, _changed_devices(plan))
+                    if alert_ids:
+                        self._changes.publish(session, ALERTS_CHANGED, map(str, alert_ids))
         except IntegrityError:
             # The same batch, sent twice at once, was committed by the other request.
             with self._sessions() as session:
@@ -129,6 +136,25 @@ class IngestService:
                     raise
                 return _report_of(stored)
         return IngestReport(batch.batch_id, accepted, False, tuple(plan.answer_rejections()))
+
+    def _evaluate(
+        self, session: Session, plan: BatchPlan, devices: Mapping[str, Device], now: datetime
+    ) -> set[int]:
+        """Supervision's rules over the records stored now, in this transaction: a record
+        is evaluated once, with the rule state of every record stored before it."""
+        if self._rules is None:
+            return set()
+        wearers = {d.id: d.person_id for d in devices.values() if d.person_id is not None}
+        if not wearers:
+            return set()
+        records: dict[str, list[Record]] = defaultdict(list)
+        for accepted in plan.records:
+            if accepted.device_id in wearers:
+                records[accepted.device_id].append(accepted.record)
+        if not records:
+            return set()
+        report = evaluate(session, records, wearers, now, self._day_zone, self._rules)
+        return report.alert_ids
 
 
 def count_by_day(session: Session, records: Iterable[AcceptedRecord], zone: ZoneInfo) -> None:

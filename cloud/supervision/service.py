@@ -1,20 +1,90 @@
-"""The only writer of supervised persons; in the caller's session."""
+"""The only writer of supervision's tables: persons and terms, bracelets worn over time,
+zones and who they apply to, travel permits, roll calls and locate requests.
+
+Each function works in the caller's session and transaction; ``now`` is UTC.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.supervision.models import SupervisedPerson
+from cloud.fleet import service as fleet
+from cloud.fleet.models import Device
+from cloud.supervision.geometry import valid_polygon_problem
+from cloud.supervision.measures import Measure, check_renewal, check_term
+from cloud.supervision.models import (
+    BraceletAssignment,
+    LocateRequest,
+    RollCall,
+    SupervisedPerson,
+    TermRenewal,
+    TravelPermit,
+    Zone,
+    ZoneAssignment,
+)
+from cloud.supervision.zones import core_zone
+from core import contract as c
+from core import schedule as weekly
+from core.errors import CoreError
+from core.receiver import DeviceKind
+
+ZONE_RULES = ("inclusion", "exclusion")
+ZONE_ROLES = ("home", "county", "destination", "other")
+MAX_RADIUS_M = 100_000
+MAX_VERTICES = 64
+MAX_DWELL_S = 3600
+# Outgoing supervision (Community Corrections Law art. 27 and its rules): up to 7 days
+# by the local office, longer by the county agency, at most 30 days a trip.
+LOCAL_APPROVAL_MAX_DAYS = 7
+TRIP_MAX_DAYS = 30
+
+# --- persons ------------------------------------------------------------------------------
 
 
-def add_person(session: Session, reference: str, name: str) -> SupervisedPerson:
+def add_person(
+    session: Session,
+    reference: str,
+    name: str,
+    *,
+    measure: Measure | None = None,
+    legal_basis: str | None = None,
+    term_start: date | None = None,
+    term_end: date | None = None,
+    prosecutor_id: int | None = None,
+    now: datetime | None = None,
+) -> SupervisedPerson:
     if not 1 <= len(reference) <= 64:
         raise InvalidRequestError("a case reference has 1 to 64 characters")
+    if not 1 <= len(name.strip()) <= 128:
+        raise InvalidRequestError("a name has 1 to 128 characters")
     if find_person(session, reference) is not None:
         raise ConflictError(f"supervised person {reference} exists")
-    person = SupervisedPerson(reference=reference, name=name)
+    if (term_start is None) != (term_end is None):
+        raise InvalidRequestError("a term has a start and an end")
+    if term_start is not None and term_end is not None:
+        if measure is None:
+            raise InvalidRequestError("a term belongs to a measure")
+        check_term(measure, term_start, term_end)
+    person = SupervisedPerson(
+        reference=reference,
+        name=name.strip(),
+        measure=measure.value if measure is not None else None,
+        legal_basis=legal_basis,
+        term_start=term_start,
+        term_end=term_end,
+        prosecutor_id=prosecutor_id,
+        status="active",
+        roll_calls_per_day=0,
+        created_at=now,
+    )
     session.add(person)
     session.flush()
     return person
@@ -29,3 +99,407 @@ def get_person(session: Session, reference: str) -> SupervisedPerson:
     if person is None:
         raise NotFoundError(f"no supervised person {reference}")
     return person
+
+
+def person_by_id(session: Session, person_id: int) -> SupervisedPerson:
+    person = session.get(SupervisedPerson, person_id)
+    if person is None:
+        raise NotFoundError(f"no supervised person {person_id}")
+    return person
+
+
+def renew_term(
+    session: Session,
+    person: SupervisedPerson,
+    new_end: date,
+    by_user: int | None,
+    now: datetime,
+    note: str | None = None,
+) -> TermRenewal:
+    """Extend the term after review, as far as the measure allows; kept as history."""
+    if person.measure is None or person.term_end is None:
+        raise InvalidRequestError("this person has no term to renew")
+    check_renewal(Measure(person.measure), person.term_end, new_end)
+    renewal = TermRenewal(
+        person_id=person.id,
+        previous_end=person.term_end,
+        new_end=new_end,
+        by_user=by_user,
+        at=now,
+        note=note,
+    )
+    person.term_end = new_end
+    session.add(renewal)
+    return renewal
+
+
+def set_roll_calls_per_day(session: Session, person: SupervisedPerson, count: int) -> None:
+    if not 0 <= count <= 12:
+        raise InvalidRequestError("random roll calls: 0 to 12 a day")
+    person.roll_calls_per_day = count
+
+
+def end_supervision(session: Session, person: SupervisedPerson, now: datetime) -> None:
+    """The measure ended: the bracelet comes off; history stays."""
+    person.status = "ended"
+    current = current_assignment(session, person.id)
+    if current is not None:
+        unassign_bracelet(session, current, now, None)
+
+
+# --- bracelets worn -------------------------------------------------------------------
+
+
+def current_assignment(session: Session, person_id: int) -> BraceletAssignment | None:
+    return session.scalar(
+        select(BraceletAssignment).where(
+            BraceletAssignment.person_id == person_id, BraceletAssignment.ended_at.is_(None)
+        )
+    )
+
+
+def assign_bracelet(
+    session: Session, person: SupervisedPerson, device_id: str, now: datetime, by_user: int | None
+) -> BraceletAssignment:
+    """The person wears this bracelet from now; a bracelet they wore before comes off."""
+    device = session.get(Device, device_id, with_for_update=True)
+    if device is None:
+        raise NotFoundError(f"no device {device_id}")
+    if device.kind != DeviceKind.bracelet.value:
+        raise InvalidRequestError(f"{device_id} is not a bracelet")
+    if device.person_id is not None and device.person_id != person.id:
+        raise ConflictError(f"{device_id} is worn by another person")
+    current = current_assignment(session, person.id)
+    if current is not None:
+        if current.device_id == device_id:
+            return current
+        unassign_bracelet(session, current, now, by_user)
+    device.person_id = person.id
+    assignment = BraceletAssignment(
+        person_id=person.id, device_id=device_id, started_at=now, by_user=by_user
+    )
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def unassign_bracelet(
+    session: Session, assignment: BraceletAssignment, now: datetime, by_user: int | None
+) -> None:
+    assignment.ended_at = now
+    device = session.get(Device, assignment.device_id)
+    if device is not None and device.person_id == assignment.person_id:
+        device.person_id = None
+
+
+def assignments_of(session: Session, person_id: int) -> Sequence[BraceletAssignment]:
+    return session.scalars(
+        select(BraceletAssignment)
+        .where(BraceletAssignment.person_id == person_id)
+        .order_by(BraceletAssignment.started_at)
+    ).all()
+
+
+# --- zones ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneInput:
+    """A zone as a person draws or types it (WGS-84 degrees)."""
+
+    name: str
+    rule: str
+    shape: str
+    geometry: dict[str, Any]
+    role: str = "other"
+    schedule: str = ""
+    dwell_s: int = 30
+
+
+def check_zone(spec: ZoneInput) -> tuple[dict[str, Any], str]:
+    """The geometry to store and the schedule's normal text, or InvalidRequestError."""
+    if not 1 <= len(spec.name.strip()) <= 128:
+        raise InvalidRequestError("a zone's name has 1 to 128 characters")
+    if spec.rule not in ZONE_RULES:
+        raise InvalidRequestError("a zone is an inclusion or an exclusion zone")
+    if spec.role not in ZONE_ROLES:
+        raise InvalidRequestError(f"a zone's role is one of {', '.join(ZONE_ROLES)}")
+    if not 0 <= spec.dwell_s <= MAX_DWELL_S:
+        raise InvalidRequestError(f"dwell time: 0 to {MAX_DWELL_S} s")
+    geometry = _geometry(spec.shape, spec.geometry)
+    try:
+        windows = weekly.parse_windows(spec.schedule) if spec.schedule.strip() else []
+    except (CoreError, ValueError) as exc:
+        raise InvalidRequestError(f"schedule: {exc}") from exc
+    return geometry, weekly.format_windows(windows) if windows else ""
+
+
+def _geometry(shape: str, raw: dict[str, Any]) -> dict[str, Any]:
+    geometry: dict[str, Any]
+    try:
+        if shape == "circle":
+            geometry = {
+                "lat": float(raw["lat"]),
+                "lon": float(raw["lon"]),
+                "radius_m": float(raw["radius_m"]),
+            }
+            if not 1 <= geometry["radius_m"] <= MAX_RADIUS_M:
+                raise InvalidRequestError(f"a circle's radius is 1 m to {MAX_RADIUS_M} m")
+        elif shape == "polygon":
+            vertices = [[float(lat), float(lon)] for lat, lon in raw["vertices"]]
+            if len(vertices) > 1 and vertices[0] == vertices[-1]:
+                vertices = vertices[:-1]
+            if not 3 <= len(vertices) <= MAX_VERTICES:
+                raise InvalidRequestError(f"a polygon has 3 to {MAX_VERTICES} vertices")
+            problem = valid_polygon_problem([(lat, lon) for lat, lon in vertices])
+            if problem is not None:
+                raise InvalidRequestError(f"the polygon is not valid: {problem}")
+            geometry = {"vertices": vertices}
+        else:
+            raise InvalidRequestError("a zone is a circle or a polygon")
+        core_zone(shape, geometry)
+    except (CoreError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"zone geometry: {exc}") from exc
+    return geometry
+
+
+def add_zone(session: Session, spec: ZoneInput, by_user: int | None, now: datetime) -> Zone:
+    geometry, schedule = check_zone(spec)
+    zone = Zone(
+        name=spec.name.strip(),
+        rule=spec.rule,
+        role=spec.role,
+        shape=spec.shape,
+        geometry_json=json.dumps(geometry),
+        schedule=schedule,
+        dwell_s=spec.dwell_s,
+        active=True,
+        created_by=by_user,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(zone)
+    session.flush()
+    return zone
+
+
+def update_zone(session: Session, zone: Zone, spec: ZoneInput, now: datetime) -> Zone:
+    geometry, schedule = check_zone(spec)
+    zone.name = spec.name.strip()
+    zone.rule = spec.rule
+    zone.role = spec.role
+    zone.shape = spec.shape
+    zone.geometry_json = json.dumps(geometry)
+    zone.schedule = schedule
+    zone.dwell_s = spec.dwell_s
+    zone.updated_at = now
+    return zone
+
+
+def get_zone(session: Session, zone_id: int) -> Zone:
+    zone = session.get(Zone, zone_id)
+    if zone is None:
+        raise NotFoundError(f"no zone {zone_id}")
+    return zone
+
+
+def set_zone_active(zone: Zone, active: bool, now: datetime) -> None:
+    zone.active = active
+    zone.updated_at = now
+
+
+def assign_zone(session: Session, zone: Zone, person: SupervisedPerson) -> None:
+    if session.get(ZoneAssignment, (zone.id, person.id)) is None:
+        session.add(ZoneAssignment(zone_id=zone.id, person_id=person.id))
+        session.flush()
+
+
+def unassign_zone(session: Session, zone: Zone, person: SupervisedPerson) -> None:
+    session.execute(
+        delete(ZoneAssignment).where(
+            ZoneAssignment.zone_id == zone.id, ZoneAssignment.person_id == person.id
+        )
+    )
+
+
+def zones_of(session: Session, person_id: int) -> Sequence[Zone]:
+    return session.scalars(
+        select(Zone)
+        .join(ZoneAssignment, ZoneAssignment.zone_id == Zone.id)
+        .where(ZoneAssignment.person_id == person_id)
+        .order_by(Zone.id)
+    ).all()
+
+
+def zone_geometry(zone: Zone) -> dict[str, Any]:
+    value = json.loads(zone.geometry_json)
+    return value if isinstance(value, dict) else {}
+
+
+# --- travel (外出) ----------------------------------------------------------------------
+
+
+def approval_level(starts_at: datetime, ends_at: datetime) -> str:
+    """Who decides a trip: the local office up to 7 days, the county beyond."""
+    days = (ends_at - starts_at).total_seconds() / 86400
+    return "local" if days <= LOCAL_APPROVAL_MAX_DAYS else "county"
+
+
+def request_trip(
+    session: Session,
+    person: SupervisedPerson,
+    destination: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    by_user: int | None,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    destination_zone: ZoneInput | None = None,
+) -> TravelPermit:
+    if not 1 <= len(destination.strip()) <= 200:
+        raise InvalidRequestError("a destination has 1 to 200 characters")
+    if ends_at <= starts_at:
+        raise InvalidRequestError("a trip ends after it starts")
+    if ends_at - starts_at > timedelta(days=TRIP_MAX_DAYS):
+        raise InvalidRequestError(f"a trip lasts at most {TRIP_MAX_DAYS} days")
+    if ends_at <= now:
+        raise InvalidRequestError("a trip that has ended cannot be requested")
+    zone_id = None
+    if destination_zone is not None:
+        zone = add_zone(
+            session,
+            ZoneInput(
+                destination_zone.name,
+                "inclusion",
+                destination_zone.shape,
+                destination_zone.geometry,
+                role="destination",
+            ),
+            by_user,
+            now,
+        )
+        zone_id = zone.id
+    permit = TravelPermit(
+        person_id=person.id,
+        destination=destination.strip(),
+        destination_zone_id=zone_id,
+        reason=reason,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        approval_level=approval_level(starts_at, ends_at),
+        status="requested",
+        requested_by=by_user,
+        requested_at=now,
+    )
+    session.add(permit)
+    session.flush()
+    return permit
+
+
+def decide_trip(
+    session: Session,
+    permit: TravelPermit,
+    approve: bool,
+    approver_level: str,
+    by_user: int | None,
+    now: datetime,
+    note: str | None = None,
+) -> TravelPermit:
+    """Approve or refuse; a county-level trip needs a county-level approver."""
+    if permit.status != "requested":
+        raise ConflictError(f"travel permit {permit.id} is {permit.status}")
+    if approver_level not in ("local", "county"):
+        raise InvalidRequestError("an approver is local or county level")
+    if approve and permit.approval_level == "county" and approver_level != "county":
+        raise InvalidRequestError(
+            f"a trip of more than {LOCAL_APPROVAL_MAX_DAYS} days is approved at county level"
+        )
+    permit.status = "approved" if approve else "refused"
+    permit.decided_by = by_user
+    permit.decided_at = now
+    permit.decision_note = note
+    if approve and permit.destination_zone_id is not None:
+        zone = get_zone(session, permit.destination_zone_id)
+        assign_zone(session, zone, person_by_id(session, permit.person_id))
+    return permit
+
+
+def cancel_trip(session: Session, permit: TravelPermit, now: datetime) -> TravelPermit:
+    if permit.status not in ("requested", "approved"):
+        raise ConflictError(f"travel permit {permit.id} is {permit.status}")
+    permit.status = "cancelled"
+    permit.decided_at = permit.decided_at or now
+    return permit
+
+
+def get_permit(session: Session, permit_id: int) -> TravelPermit:
+    permit = session.get(TravelPermit, permit_id)
+    if permit is None:
+        raise NotFoundError(f"no travel permit {permit_id}")
+    return permit
+
+
+# --- roll calls and locating --------------------------------------------------------------
+
+
+def _worn_device(session: Session, person: SupervisedPerson) -> Device:
+    assignment = current_assignment(session, person.id)
+    device = session.get(Device, assignment.device_id) if assignment is not None else None
+    if device is None:
+        raise ConflictError(f"{person.reference} wears no bracelet")
+    return device
+
+
+def send_roll_call(
+    session: Session,
+    person: SupervisedPerson,
+    window_s: int,
+    now: datetime,
+    *,
+    origin: str = "manual",
+    by_user: int | None = None,
+    roll_call: RollCall | None = None,
+) -> RollCall:
+    """Send a roll call to the person's bracelet: it vibrates, the wearer answers in time."""
+    low, high = c.COMMANDS[c.CMD_ROLL_CALL][1][1][1:]
+    if not low <= window_s <= high:
+        raise InvalidRequestError(f"a roll call's window is {low} to {high} s")
+    device = _worn_device(session, person)
+    message = fleet.issue_command(
+        session, device, c.CMD_ROLL_CALL, {1: window_s}, now, expires_in_s=window_s
+    )
+    if roll_call is None:
+        roll_call = RollCall(
+            person_id=person.id,
+            origin=origin,
+            window_s=window_s,
+            scheduled_at=now,
+            requested_by=by_user,
+        )
+        session.add(roll_call)
+    roll_call.device_id = device.id
+    roll_call.command_id = message.id
+    roll_call.issued_at = now
+    roll_call.due_at = now + timedelta(seconds=window_s)
+    roll_call.status = "sent"
+    session.flush()
+    return roll_call
+
+
+def locate_now(
+    session: Session, person: SupervisedPerson, now: datetime, by_user: int | None
+) -> LocateRequest:
+    """ "Target located": ask the bracelet for a fresh fix now."""
+    device = _worn_device(session, person)
+    message = fleet.issue_command(session, device, c.CMD_LOCATE_NOW, {}, now, expires_in_s=600)
+    request = LocateRequest(
+        person_id=person.id,
+        device_id=device.id,
+        command_id=message.id,
+        requested_by=by_user,
+        requested_at=now,
+    )
+    session.add(request)
+    session.flush()
+    return request

@@ -201,10 +201,15 @@ def served(app: FastAPI) -> Iterator[str]:
         thread.join()
 
 
-def cloud_settings(database_url: str, influx_url: str, data_dir: Path) -> CloudSettings:
+def cloud_settings(
+    database_url: str, influx_url: str, data_dir: Path, **overrides: Any
+) -> CloudSettings:
+    """The tests drive the scheduler's checks themselves (``Scheduler.tick``) unless told."""
+    values: dict[str, Any] = {"scheduler_enabled": False, **overrides}
     return CloudSettings(
         database_url=database_url,
         influx_url=influx_url,
         influx_database=f"cloud_test_{next(_influx_numbers)}",
         data_dir=data_dir,
+        **values,
     )
