@@ -64,7 +64,7 @@ class DeviceAgent:
             reserve = max(1, capacity // 10)
         self.buffer = RecordBuffer(flash, capacity, self.MAX_RECORD, reserve)
         self.uplink = Uplink(device_id, self.buffer, window)
-        self.settings = DeviceSettings(self.DEFAULTS, self.DEVICE_KIND, flash)
+        self.settings = DeviceSettings(self.DEFAULTS, self.DEVICE_KIND, flash, self.vet_config)
         self.commands = CommandLog(flash, self.SUPPORTED_COMMANDS, self.DEVICE_KIND)
         self.backoff = Backoff(seed=seed)
         self.created_by_kind: dict[int, int] = {}
@@ -84,7 +84,12 @@ class DeviceAgent:
         self._next_health = now + self.settings.get("health_interval_s")
 
     def _settings_changed(self) -> None:
+        """A config was applied, or restored at start: take up its settings."""
         self.uplink.batch_max_records = self.settings.get("batch_max_records")
+
+    def vet_config(self, config: "Any") -> "str | None":
+        """A reason to refuse a config the contract allows, or None (subclasses: zones)."""
+        return None
 
     # --- records -----------------------------------------------------------------------
 

@@ -9,12 +9,21 @@ sends it live or keeps it in flash.
 Fix interval: ``fix_interval_moving_s`` while moving (GNSS speed of 0.5 m/s
 or more, or 50 m from the last fix), ``fix_interval_still_s`` while still,
 ``fix_interval_s`` when movement is unknown (a cell or Wi-Fi fix has no speed).
+
+Zones: the config's zones are watched on every fix (``bracelet/zones.py``); a
+crossing held for ``zone_dwell_s`` is a zone event, made like any other, so it
+is kept in flash while the link is down. A config whose zones cannot be built
+is refused as a whole.
 """
 
+import gc
+
 from core import contract as c
+from core.errors import CoreError
 from core.messages import Event, LocationFix
 from firmware_py.agent.device import DeviceAgent
 from firmware_py.agent.settings import BRACELET_DEFAULTS
+from firmware_py.bracelet import zones
 
 try:
     from typing import Any
@@ -53,6 +62,8 @@ class BraceletAgent(DeviceAgent):
         self._roll_call: "Any" = None  # [command_id, ts, deadline]
         self._answer: "Any" = None  # [command_id, response_s, answered_at] awaiting a fix
         self._actions: list[Any] = []
+        self.zone_watch = zones.ZoneWatch()
+        self._vetted: "Any" = None  # [config version, its WatchedZones], built by vet_config
 
     def start(self, now: int) -> None:
         super().start(now)
@@ -83,8 +94,20 @@ class BraceletAgent(DeviceAgent):
         else:
             interval = self.settings.get("fix_interval_still_s")
         self._next_fix = now + interval
+        self._watch_zones(position, now)
         if self._answer is not None:
             self._send_answer(now)
+
+    def _watch_zones(self, position: "Any", now: int) -> None:
+        if now < c.TS_MIN:
+            return  # no time, no schedule: and no record could be made
+        crossings, buzz = self.zone_watch.on_fix(
+            position.lat_e7, position.lon_e7, position.accuracy_m, now, self.settings
+        )
+        for code, watched in crossings:
+            self._event(code, now, zone_id=watched.zone_id)
+        if buzz:
+            self._actions.append(("vibrate", buzz))
 
     def on_no_fix(self, now: int) -> None:
         """Nothing to report this time (no GNSS, no cell): try again at the default interval."""
@@ -152,6 +175,32 @@ class BraceletAgent(DeviceAgent):
         actions = self._actions
         self._actions = []
         return actions
+
+    # --- config ------------------------------------------------------------------------
+
+    def vet_config(self, config: "Any") -> "str | None":
+        """Refuse a config whose zones cannot be built (e.g. a polygon enclosing no area)."""
+        try:
+            built = zones.build(config.zones)
+        except CoreError as exc:
+            return str(exc)
+        self._vetted = [config.version, built]
+        return None
+
+    def _settings_changed(self) -> None:
+        super()._settings_changed()
+        vetted = self._vetted
+        self._vetted = None
+        if vetted is not None and vetted[0] == self.settings.version:
+            self.settings.take_zones()  # built when vetted
+            built = vetted[1]
+        else:  # restored from flash at start
+            try:
+                built = zones.build(self.settings.take_zones())
+            except CoreError:
+                built = []  # vetted when it came: only a firmware change gets here
+        self.zone_watch.replace(built)
+        gc.collect()  # the decoded config's vertices are garbage now: give their RAM back
 
     # --- events and roll calls ---------------------------------------------------------
 
