@@ -16,9 +16,9 @@ from cloud.fleet.tokens import gateway_token_hash, new_gateway_token
 from cloud.timeseries.points import Record
 from cloud.web.fields import check_id
 from core import contract as c
-from core.codec import encode
+from core.codec import decode, encode
 from core.errors import CONFLICTING_RECORD, IMPLAUSIBLE_TIME, CoreError
-from core.messages import Ack, Command, Config, Event, Health, LocationFix, Status
+from core.messages import Ack, Command, Config, ConfigZone, Event, Health, LocationFix, Status
 from core.receiver import DeviceKind
 
 CONFIG_SETTING_IDS = {name: sid for sid, (name, _low, _high) in c.CONFIG_SETTINGS.items()}
@@ -204,15 +204,25 @@ def note_held(device: Device, code: str, reason: str, now: datetime) -> None:
 
 
 def issue_config(
-    session: Session, device: Device, settings: dict[str, int], now: datetime
+    session: Session,
+    device: Device,
+    settings: dict[str, int],
+    now: datetime,
+    zones: Sequence[ConfigZone] | None = None,
 ) -> DownlinkMessage:
-    """Queue the device's next config version for its gateway (docs/gateway-api.md)."""
+    """Queue the device's next config version for its gateway (docs/gateway-api.md).
+
+    A config is whole: settings left out take the device's defaults, and ``zones``
+    (a bracelet's wearer's, from supervision) replace the ones it had."""
     unknown = sorted(set(settings) - set(CONFIG_SETTING_IDS))
     if unknown:
         raise InvalidRequestError(f"unknown settings: {', '.join(unknown)}")
     version = (device.issued_config_version or device.config_version or 0) + 1
     config = Config(
-        version, int(now.timestamp()), {CONFIG_SETTING_IDS[k]: v for k, v in settings.items()}
+        version,
+        int(now.timestamp()),
+        {CONFIG_SETTING_IDS[k]: v for k, v in settings.items()},
+        list(zones or ()),
     )
     try:
         payload = encode(config)
@@ -225,6 +235,20 @@ def issue_config(
     session.add(message)
     session.flush()
     return message
+
+
+def last_issued_config(session: Session, device: Device) -> Config | None:
+    """The newest config queued for the device, decoded (None: it runs its defaults)."""
+    payload = session.scalar(
+        select(DownlinkMessage.payload)
+        .where(DownlinkMessage.device_id == device.id, DownlinkMessage.channel == "config")
+        .order_by(DownlinkMessage.id.desc())
+        .limit(1)
+    )
+    if payload is None:
+        return None
+    message = decode(payload, "config")
+    return message if isinstance(message, Config) else None
 
 
 def pending_downlink(session: Session, gateway_id: str, limit: int) -> Sequence[DownlinkMessage]:

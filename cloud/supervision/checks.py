@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -55,6 +56,7 @@ class CheckReport:
     raised: int = 0
     ended: int = 0
     roll_calls_sent: int = 0
+    configs_sent: int = 0
 
 
 class Checks:
@@ -74,11 +76,38 @@ class Checks:
         self.report = CheckReport()
 
     def run_all(self) -> CheckReport:
+        self.bracelet_zones()
         self.absence()
         self.terms()
         self.roll_calls()
         self.trips()
         return self.report
+
+    # --- zones on the bracelets -----------------------------------------------------------
+
+    def bracelet_zones(self) -> None:
+        """Send each worn bracelet its wearer's zones when they changed since last sent."""
+        offset = self._now.astimezone(self._tz).utcoffset()
+        offset_min = int(offset.total_seconds() // 60) if offset is not None else 0
+        assignments = self._session.scalars(
+            select(BraceletAssignment)
+            .join(SupervisedPerson, SupervisedPerson.id == BraceletAssignment.person_id)
+            .where(BraceletAssignment.ended_at.is_(None), SupervisedPerson.status == "active")
+        ).all()
+        zones: dict[int, list[Zone]] = defaultdict(list)
+        for person_id, zone in self._session.execute(
+            select(ZoneAssignment.person_id, Zone)
+            .join(Zone, Zone.id == ZoneAssignment.zone_id)
+            .where(ZoneAssignment.person_id.in_([a.person_id for a in assignments]))
+            .order_by(Zone.id)
+        ):
+            zones[person_id].append(zone)
+        for assignment in assignments:
+            person_zones = zones.get(assignment.person_id, [])
+            if service.sync_bracelet_zones(
+                self._session, assignment, person_zones, self._now, offset_min
+            ):
+                self.report.configs_sent += 1
 
     # --- absence ----------------------------------------------------------------------
 

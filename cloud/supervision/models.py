@@ -60,6 +60,9 @@ class BraceletAssignment(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     by_user: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # SHA-256 of the zones last sent to this bracelet in its config (the scheduler sends
+    # them again when the person's zones change).
+    zones_sent_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Zone(Base):

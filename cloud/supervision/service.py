@@ -6,6 +6,7 @@ Each function works in the caller's session and transaction; ``now`` is UTC.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from cloud.supervision.zones import core_zone
 from core import contract as c
 from core import schedule as weekly
 from core.errors import CoreError
+from core.messages import ConfigZone
 from core.receiver import DeviceKind
 
 ZONE_RULES = ("inclusion", "exclusion")
@@ -503,3 +505,74 @@ def locate_now(
     session.add(request)
     session.flush()
     return request
+
+
+# --- zones on the bracelet ------------------------------------------------------------
+
+ZONE_WARN_MARGIN_M = 100  # how near an inclusion zone's edge the bracelet warns its wearer
+
+
+def bracelet_zones(zones: Sequence[Zone]) -> list[ConfigZone]:
+    """A person's active zones as the bracelet's config carries them (WGS-84, 1e-7°).
+
+    Destination zones stay in the cloud: the bracelet warns about the zones it must keep.
+    """
+    out: list[ConfigZone] = []
+    for zone in zones:
+        if not zone.active or zone.role == "destination":
+            continue
+        geometry = zone_geometry(zone)
+        rule = c.ZONE_INCLUSION if zone.rule == "inclusion" else c.ZONE_EXCLUSION
+        windows = [
+            (w.days, w.start_min, w.end_min)
+            for w in (weekly.parse_windows(zone.schedule) if zone.schedule else [])
+        ]
+        if zone.shape == "circle":
+            circle = (
+                round(geometry["lat"] * 1e7),
+                round(geometry["lon"] * 1e7),
+                round(geometry["radius_m"]),
+            )
+            out.append(ConfigZone(zone.id, rule, circle=circle, windows=windows))
+        else:
+            vertices = [(round(lat * 1e7), round(lon * 1e7)) for lat, lon in geometry["vertices"]]
+            out.append(ConfigZone(zone.id, rule, polygon=vertices, windows=windows))
+    return out
+
+
+def zones_hash(zones: Sequence[ConfigZone], settings: dict[str, int]) -> str:
+    text = json.dumps([[z.as_dict() for z in zones], sorted(settings.items())], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sync_bracelet_zones(
+    session: Session,
+    assignment: BraceletAssignment,
+    person_zones: Sequence[Zone],
+    now: datetime,
+    utc_offset_min: int,
+) -> bool:
+    """Queue a config with the wearer's zones (``person_zones``, all of theirs) when they
+    differ from what was sent; the config's other settings stay as last issued. True
+    when a config was queued."""
+    zones = bracelet_zones(person_zones)
+    dwell = min((z.dwell_s for z in person_zones if z.active), default=30)
+    zone_settings = {
+        "utc_offset_min": utc_offset_min,
+        "zone_dwell_s": dwell,
+        "zone_warn_margin_m": ZONE_WARN_MARGIN_M,
+    }
+    wanted = zones_hash(zones, zone_settings)
+    if assignment.zones_sent_hash == wanted:
+        return False
+    device = session.get(Device, assignment.device_id)
+    if device is None:
+        return False
+    last = fleet.last_issued_config(session, device)
+    settings = (
+        {} if last is None else {c.CONFIG_SETTINGS[sid][0]: v for sid, v in last.settings.items()}
+    )
+    settings.update(zone_settings)
+    fleet.issue_config(session, device, settings, now, zones)
+    assignment.zones_sent_hash = wanted
+    return True

@@ -421,3 +421,34 @@ def test_a_roll_call_goes_to_the_bracelet_and_a_missing_answer_is_an_alert(cloud
         statuses = {rc.id: rc.status for rc in session.scalars(select(RollCall))}
     assert statuses == {ids[0]: "answered", ids[2]: "missed"}
     assert [a.cause for a in all_alerts(cloud) if a.person_id] == ["roll_call_missed"]
+
+
+def test_a_persons_zones_travel_to_the_bracelet_in_its_config_once_per_change(
+    cloud: Cloud,
+) -> None:
+    from cloud.fleet.models import Device
+    from cloud.fleet.service import last_issued_config
+
+    with database(cloud) as session:
+        person = supervision.get_person(session, "case-2026-001")
+        supervision.assign_bracelet(session, person, "br-000001", cloud.clock(), None)
+    zone_id = home_zone(cloud, schedule="Mon-Sun 22:00-06:00")
+    runner = scheduler(cloud, "replica-a")
+    runner.tick()
+    runner.tick()  # nothing changed: nothing sent again
+    with database(cloud) as session:
+        device = session.get(Device, "br-000001")
+        config = last_issued_config(session, device)
+        assert device.issued_config_version == 1
+    assert [z.zone_id for z in config.zones] == [zone_id]
+    assert config.zones[0].windows == [(127, 22 * 60, 6 * 60)]
+    assert config.zones[0].circle == (round(HOME_LAT * 1e7), round(HOME_LON * 1e7), 200)
+    assert config.setting("utc_offset_min") == 480  # Asia/Shanghai
+    with database(cloud) as session:
+        zone = supervision.get_zone(session, zone_id)
+        supervision.set_zone_active(zone, False, cloud.clock())
+    runner.tick()
+    with database(cloud) as session:
+        device = session.get(Device, "br-000001")
+        assert device.issued_config_version == 2
+        assert last_issued_config(session, device).zones == []

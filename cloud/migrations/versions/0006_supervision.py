@@ -234,6 +234,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("by_user", sa.Integer(), nullable=True),
+        sa.Column("zones_sent_hash", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["by_user"], ["users.id"], name=op.f("fk_bracelet_assignments_by_user_users")
         ),
