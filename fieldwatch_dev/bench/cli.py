@@ -16,6 +16,7 @@ from fieldwatch_dev.bench import console as console_bench
 from fieldwatch_dev.bench import ingest as ingest_bench
 from fieldwatch_dev.bench import loadgen
 from fieldwatch_dev.bench import pipeline as pipeline_bench
+from fieldwatch_dev.bench import rules as rules_bench
 from fieldwatch_dev.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
 from fieldwatch_dev.local import MosquittoServer
 
@@ -31,6 +32,56 @@ def codec_command(
     typer.echo(f"{count} messages per round, median of {rounds} rounds")
     for rate in codec_bench.measure(count, rounds):
         typer.echo(f"  {rate.name:<36} {rate.per_second:>10,.0f} msg/s")
+
+
+@app.command("rules")
+def rules_command(
+    part: Annotated[
+        rules_bench.Part, typer.Option(help="What to measure: zones (the zone checks alone).")
+    ] = "zones",
+    persons: Annotated[int, typer.Option(min=1, help="Supervised persons, 5 zones each.")] = 300,
+    fixes: Annotated[int, typer.Option(min=1, help="Fixes per round.")] = 400_000,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Fixes per batch, as ingest hands them.")
+    ] = 2000,
+    chunk: Annotated[int, typer.Option(min=1, help="Fixes per big chunk.")] = 100_000,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 5,
+    core_fixes: Annotated[
+        int, typer.Option(min=1, help="Fixes through core's pure-Python check per round.")
+    ] = 20_000,
+    baseline_fixes: Annotated[
+        int, typer.Option(min=1, help="Fixes through the plain-shapely baseline per round.")
+    ] = 40_000,
+    county_vertices: Annotated[int, typer.Option(min=3, help="Vertices of a county.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed of the zones and fixes.")] = 1,
+    pin: Annotated[bool, typer.Option(help="Pin the timings to one CPU.")] = True,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON to this file.")
+    ] = None,
+) -> None:
+    """Supervision's rules: fixes/s through the zone checks, cloud and core (one core).
+
+    One part a run (--part); the JSON report holds it under its name."""
+    options = rules_bench.ZoneCheckOptions(
+        persons=persons,
+        fixes=fixes,
+        batch=batch,
+        chunk=chunk,
+        rounds=rounds,
+        core_fixes=core_fixes,
+        baseline_fixes=baseline_fixes,
+        county_vertices=county_vertices,
+        seed=seed,
+        pin_cpu=pin,
+    )
+    results: dict[str, object] = {}
+    if part == "zones":
+        report = rules_bench.zone_checks(options, say=typer.echo)
+        for line in rules_bench.summary_lines(report):
+            typer.echo(line)
+        results["zones"] = report.to_json()
+    if json_file is not None:
+        json_file.write_text(json.dumps(results, indent=2) + "\n")
 
 
 @app.command("ingest")

@@ -1,0 +1,68 @@
+"""`fieldwatch bench rules --part zones`: its fleet and its report's shape (never its speed)."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from core import geofence
+from fieldwatch.cli import app
+from fieldwatch_dev.bench.rules import ZONES_PER_PERSON, make_fleet
+
+
+def test_every_person_has_a_county_two_circles_and_two_more_polygons() -> None:
+    fleet = make_fleet(persons=6, fixes=300, seed=3)
+    assert len(fleet.zones) == 6 * ZONES_PER_PERSON
+    for p in range(6):
+        own = fleet.zones[p * ZONES_PER_PERSON : (p + 1) * ZONES_PER_PERSON]
+        assert [z.shape for z in own] == ["polygon", "circle", "polygon", "circle", "polygon"]
+        county = own[0]
+        assert 10_000 < county.max_x - county.min_x < 50_000
+        assert all(8 <= len(z.vertices) <= 40 for z in own if z.shape == "polygon")
+    assert set(fleet.person.tolist()) <= set(range(6))
+    assert fleet.accuracy_m.min() >= 3
+    assert fleet.accuracy_m.max() <= 500
+    # The fixes are about the zones: most within 2 km of their person's home.
+    near_home = [
+        abs(geofence.signed_distance_m(fleet.zones[p * ZONES_PER_PERSON + 1], lat, lon)) < 2000
+        for p, lat, lon in zip(fleet.person, fleet.lat, fleet.lon, strict=True)
+    ]
+    assert sum(near_home) > len(near_home) / 3
+
+
+def test_the_same_seed_makes_the_same_fleet() -> None:
+    a = make_fleet(persons=3, fixes=50, seed=9)
+    b = make_fleet(persons=3, fixes=50, seed=9)
+    assert [z.vertices for z in a.zones] == [z.vertices for z in b.zones]
+    assert a.lat.tolist() == b.lat.tolist()
+
+
+def test_bench_rules_reports_rates_verdicts_and_agreement(tmp_path: Path) -> None:
+    out = tmp_path / "rules.json"
+    args = ["bench", "rules", "--part", "zones", "--persons", "8", "--fixes", "3000"]
+    args += ["--batch", "500", "--chunk", "2000", "--rounds", "2", "--core-fixes", "300"]
+    args += ["--baseline-fixes", "600", "--no-pin", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "fixes/s" in result.output
+    assert "core and cloud disagree on 0 of 1,500 zone checks" in result.output
+    report = json.loads(out.read_text())["zones"]
+    assert report["zones"] == 8 * ZONES_PER_PERSON
+    assert report["options"]["batch"] == 500
+    names = [rate["name"] for rate in report["rates"]]
+    assert names == [
+        "cloud, batches of 500",
+        "cloud, chunks of 2,000",
+        "plain shapely, batches of 500",
+        "core, pure Python",
+    ]
+    for rate in report["rates"]:
+        assert rate["fixes_per_s"] > 0
+        assert rate["cpu_fixes_per_s"] > 0
+        assert rate["zone_checks_per_s"] == rate["fixes_per_s"] * ZONES_PER_PERSON
+    assert [r["fixes"] for r in report["rates"]] == [3000, 3000, 600, 300]
+    assert sorted(report["verdicts"]) == ["inside", "outside", "undecided"]
+    assert abs(sum(report["verdicts"].values()) - 1) < 1e-9
+    assert report["compared_fixes"] == 300
+    assert report["disagreements"] == 0
+    assert report["cpu"] is None
