@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from cloud import models  # noqa: F401  (every domain's tables on the one metadata)
+from cloud.alerts.routes import router as alerts_router
 from cloud.api import health
 from cloud.console.mount import error_page, is_console, mount_console
 from cloud.errors import (
@@ -37,6 +38,7 @@ from cloud.rivers.routes import router as rivers_router
 from cloud.scheduler.runner import Scheduler, SchedulerSettings
 from cloud.settings import CloudSettings
 from cloud.supervision.config import alert_policy, check_settings
+from cloud.supervision.routes import router as supervision_router
 from cloud.web.runtime import Clock, Runtime, utc_now
 from core.forwarding import BatchFormatError
 
@@ -85,6 +87,8 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         ingest_router,
         *fleet_routers,
         rivers_router,
+        supervision_router,
+        alerts_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_console(app)

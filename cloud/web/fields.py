@@ -9,6 +9,8 @@ from core.topics import check_device_id
 ID_PATTERN = r"^[a-z][a-z0-9-]{2,31}$"  # the contract's device id scheme, used for every id
 # Text that is stored or looked up: no control characters (PostgreSQL refuses NUL).
 PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+# Notes and descriptions: plain text over several lines (tabs and line breaks allowed).
+TEXT_WITH_LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 
 def check_id(value: str, what: str) -> str:
