@@ -58,7 +58,7 @@ MAX_SIZE_BY_KIND = {
     ACK: 128,
     BATCH: MAX_PAYLOAD,
     STATUS: 96,
-    CONFIG: 4608,  # the largest config possible, zones at their limits, is 4176
+    CONFIG: 3072,  # the largest config possible, zones at their limits, is 2924
     COMMAND: 128,
 }
 MAX_BATCH_ITEMS = 256
@@ -172,7 +172,7 @@ MIN_ZONE_VERTICES = 3
 MAX_ZONE_VERTICES = 64  # per polygon
 # All polygons of one config together: bounds the config's size (MAX_SIZE_BY_KIND) and the
 # heap the bracelet spends on its zones (docs/devices.md, Memory).
-MAX_ZONE_VERTICES_TOTAL = 256
+MAX_ZONE_VERTICES_TOTAL = 128
 MAX_ZONE_RADIUS_M = 100000
 MAX_ZONE_WINDOWS = 8  # weekly windows per zone; none: always active
 MINUTES_PER_DAY = 1440

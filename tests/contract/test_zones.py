@@ -35,7 +35,7 @@ def largest_config() -> Config:
 
 def test_the_largest_config_fits_the_config_limit() -> None:
     data = codec.encode(largest_config())
-    assert len(data) == 4176
+    assert len(data) == 2924
     assert len(data) <= contract.MAX_SIZE_BY_KIND[contract.CONFIG]
     assert receiver.decode(data, "config") == largest_config()
 

@@ -809,8 +809,8 @@ INVALID = [
     ),
     (
         "config_zone_vertices_over_total",
-        "five polygons of 64 vertices: 320, over the 256 a config may hold",
-        _hex(_zones(*(_polygon(i, 64) for i in range(1, 6)))),
+        "three polygons of 64 vertices: 192, over the 128 a config may hold",
+        _hex(_zones(*(_polygon(i, 64) for i in range(1, 4)))),
         None,
         "out_of_range",
         "zones",
@@ -969,8 +969,10 @@ INVALID = [
     ),
     (
         "oversize_config",
-        "256 polygon vertices with 8-byte integer heads: valid values, too many bytes",
-        _long_heads(_zones(*(_polygon(i, 64) for i in range(1, 5)))).hex(),
+        "16 zones, 128 polygon vertices, 8-byte integer heads: valid values, too many bytes",
+        _long_heads(
+            _zones(_polygon(1, 64), _polygon(2, 64), *({**CIRCLE, 1: i} for i in range(3, 17)))
+        ).hex(),
         None,
         "oversize",
         None,
