@@ -118,7 +118,8 @@ class ZoneWatch:
                 if (code == c.EV_ZONE_LEFT) == wz.inclusion:
                     buzz = BREACH_MS
             if wz.inclusion and margin > 0:
-                near = geofence.near_edge(wz.zone, lat, lon, margin)
+                # Surely outside is not near from inside: spare the second walk of the edge.
+                near = verdict != geofence.OUTSIDE and geofence.near_edge(wz.zone, lat, lon, margin)
                 if near and not wz.near:
                     near_now = True
                 wz.near = near

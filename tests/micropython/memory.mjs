@@ -1,6 +1,6 @@
 // Measures the RAM the device agents use on the MicroPython WebAssembly VM.
 //
-//   node tests/micropython/memory.mjs [--root REPO_ROOT] [--agent bracelet|river]...
+//   node tests/micropython/memory.mjs [--root REPO_ROOT] [--agent bracelet|zones|river]...
 //        [--minutes N] [--records B] [--heap SIZE] [--granularity SIZE] [--no-bisect]
 //        [--mpy-cross PATH] [--fast]
 //
@@ -8,7 +8,9 @@
 // buffer slots; the hardware is the host twins) from .mpy files compiled by the pinned
 // mpy-cross and mounted as a ROMFS image (bytecode run in place, as frozen bytecode is;
 // the table's notes also give the cost of .mpy files loaded into RAM), and driven one
-// step per top-level runPython call through four phases:
+// step per top-level runPython call through four phases. Agent `zones` is the bracelet
+// whose retained config, applied first (its own step), holds five zones: a 12-vertex home
+// polygon with a curfew, a 40-vertex county polygon, three circles (memory_driver.py).
 //
 //   idle     connected, N simulated minutes, one step a second (the bracelet walks:
 //            a fix every 10 s);
@@ -47,11 +49,12 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEVICE_DIRS = ["core", "firmware_py"];
 const AGENTS = {
   bracelet: { dir: "bracelet", label: "bracelet" },
+  zones: { dir: "bracelet", label: "bracelet, 5 zones", zones: true },
   river: { dir: "river_sensor", label: "river station" },
 };
 const BOARD_DEFAULT_RECORDS = 500; // main.py: device.get("buffer_records", 500)
 const USAGE =
-  "usage: node tests/micropython/memory.mjs [--root REPO_ROOT] [--agent bracelet|river]... " +
+  "usage: node tests/micropython/memory.mjs [--root REPO_ROOT] [--agent bracelet|zones|river]... " +
   "[--minutes N] [--records B] [--heap SIZE] [--granularity SIZE] [--no-bisect] " +
   "[--mpy-cross PATH] [--fast]";
 
@@ -102,7 +105,7 @@ function parseArgs(argv) {
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
       if (arg === "--root") args.root = path.resolve(value);
       else if (arg === "--agent") {
-        if (!(value in AGENTS)) throw new UsageError(`--agent: bracelet or river, not ${value}`);
+        if (!(value in AGENTS)) throw new UsageError(`--agent: bracelet, zones or river, not ${value}`);
         if (!args.agents.includes(value)) args.agents.push(value);
       } else if (arg === "--minutes") args.minutes = parseCount(value, arg);
       else if (arg === "--records") args.records = parseCount(value, arg);
@@ -346,6 +349,14 @@ async function measure(kind, heap, args, code, stopOnGrowth) {
   check("import");
   const base = live();
   step("build", "d.build()");
+  let zones = null;
+  let configured = null;
+  if (AGENTS[kind].zones) {
+    step("config", "d.configure()");
+    configured = live();
+    zones = value("d.zones()");
+    if (zones !== 5) throw new Error(`${kind}: the config's zones were not applied (${zones} zones)`);
+  }
 
   const seconds = args.minutes * 60;
   step("idle", "d.connect()");
@@ -357,7 +368,7 @@ async function measure(kind, heap, args, code, stopOnGrowth) {
     if (i > limit) throw new Error(`${kind}: the buffer never filled with telemetry`);
     step("fill", "d.wake()");
   }
-  if (kind === "bracelet") {
+  if (AGENTS[kind].dir === "bracelet") {
     for (let i = 0; value("d.buffered() < d.capacity"); i++) {
       if (i > limit) throw new Error(`${kind}: the events' reserve never filled`);
       step("fill", "d.strap_edge()");
@@ -378,7 +389,7 @@ async function measure(kind, heap, args, code, stopOnGrowth) {
   step("send", "d.second()");
   const largest = value("d.largest_publish");
   const after = live();
-  return { version, empty, loaded, base, phases, entries, dropped, largest, after, grew };
+  return { version, empty, loaded, base, phases, entries, dropped, largest, after, grew, zones, configured };
 }
 
 // The smallest initial heap, to `granularity`, at which the run never grows the heap.
@@ -464,8 +475,12 @@ async function main(argv) {
         kib(m.phases.send.peak - m.base),
         minHeap,
       ]);
+      const configNote = m.zones === null
+        ? ""
+        : `config of ${m.zones} zones: live once applied ${kib(m.configured - m.base)}, ` +
+          `peak applying it ${kib(m.phases.config.peak - m.base)}; `;
       notes.push(
-        `${AGENTS[kind].label}: ${frozen.length} modules; code in RAM as .mpy files ` +
+        `${AGENTS[kind].label}: ${configNote}${frozen.length} modules; code in RAM as .mpy files ` +
           `(not in place) ${kib(asFiles)}; live after loading ${kib(m.loaded)}, ` +
           `with driver and twins ${kib(m.base)}; peaks (live + a step's allocations): ` +
           `idle ${kib(m.phases.idle.peak - m.base)}, full ${kib(m.phases.full.peak - m.base)}; ` +
