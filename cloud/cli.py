@@ -7,13 +7,14 @@ A gateway's token is printed once, on standard output, and never logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -22,13 +23,14 @@ from sqlalchemy.orm import Session
 from cloud.api.app import create_app
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
-from cloud.errors import CloudError
+from cloud.errors import CloudError, InvalidRequestError
 from cloud.fleet import service as fleet
 from cloud.identity import service as identity
 from cloud.identity.models import Role
 from cloud.rivers import service as rivers
 from cloud.settings import CloudSettings
 from cloud.supervision import service as supervision
+from cloud.supervision.measures import Measure
 from core.receiver import DeviceKind
 from fieldwatch.options import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import SettingsError, load_settings
@@ -138,6 +140,10 @@ def add_user_command(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
+    approval_level: Annotated[
+        str | None,
+        typer.Option(help="local or county: may approve supervised persons' trips of that level."),
+    ] = None,
     config: ConfigFileOption = None,
 ) -> None:
     """Add a person who logs in (password asked for, or read from stdin)."""
@@ -145,7 +151,10 @@ def add_user_command(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    _run(config, lambda s, now: identity.add_user(s, username, password, role, now))
+    _run(
+        config,
+        lambda s, now: identity.add_user(s, username, password, role, now, approval_level),
+    )
     typer.echo(f"user {username} added as {role.value}")
 
 
@@ -178,11 +187,100 @@ def assign_site_command(
 def add_person_command(
     reference: Annotated[str, typer.Argument(help="Case reference of the supervision.")],
     name: Annotated[str, typer.Option()],
+    measure: Annotated[Measure | None, typer.Option(help="The legal measure.")] = None,
+    term_start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day of the term.")
+    ] = None,
+    term_end: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of the term.")
+    ] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="The decision and its basis.")] = None,
     config: ConfigFileOption = None,
 ) -> None:
-    """Add a supervised person, so a bracelet can be assigned to them."""
-    _run(config, lambda s, _now: supervision.add_person(s, reference, name))
+    """Add a supervised person (with a measure, its term is checked against its limit)."""
+    _run(
+        config,
+        lambda s, now: supervision.add_person(
+            s,
+            reference,
+            name,
+            measure=measure,
+            legal_basis=legal_basis,
+            term_start=term_start.date() if term_start else None,
+            term_end=term_end.date() if term_end else None,
+            now=now,
+        ),
+    )
     typer.echo(f"supervised person {reference} added")
+
+
+@app.command("assign-bracelet")
+def assign_bracelet_command(
+    reference: Annotated[str, typer.Argument(help="Case reference of the supervision.")],
+    device_id: Annotated[str, typer.Argument(help="The bracelet the person wears from now.")],
+    config: ConfigFileOption = None,
+) -> None:
+    """The person wears this bracelet from now on; the one before comes off (both kept)."""
+
+    def assign(session: Session, now: datetime) -> None:
+        person = supervision.get_person(session, reference)
+        supervision.assign_bracelet(session, person, device_id, now, None)
+
+    _run(config, assign)
+    typer.echo(f"{reference} wears {device_id}")
+
+
+@app.command("add-zone")
+def add_zone_command(
+    reference: Annotated[str, typer.Argument(help="The supervised person it applies to.")],
+    name: Annotated[str, typer.Option()],
+    rule: Annotated[str, typer.Option(help="inclusion or exclusion")],
+    circle: Annotated[
+        str | None, typer.Option(help="LAT,LON,RADIUS_M (WGS-84 degrees, metres)")
+    ] = None,
+    geojson: Annotated[
+        Path | None, typer.Option(help="A GeoJSON Polygon (or a Feature of one), WGS-84")
+    ] = None,
+    role: Annotated[str, typer.Option(help="home, county or other")] = "other",
+    schedule: Annotated[str, typer.Option(help='e.g. "Mon-Sun 22:00-06:00"; none: always')] = "",
+    dwell_s: Annotated[int, typer.Option(help="How long sure fixes must hold.")] = 30,
+    config: ConfigFileOption = None,
+) -> None:
+    """Add a zone to a supervised person: a circle, or a polygon from a GeoJSON file."""
+    shape, geometry = zone_geometry_of(circle, geojson)
+
+    def add(session: Session, now: datetime) -> int:
+        person = supervision.get_person(session, reference)
+        spec = supervision.ZoneInput(name, rule, shape, geometry, role, schedule, dwell_s)
+        zone = supervision.add_zone(session, spec, None, now)
+        supervision.assign_zone(session, zone, person)
+        return zone.id
+
+    zone_id = _run(config, add)
+    typer.echo(f"zone {zone_id} added to {reference}")
+
+
+def zone_geometry_of(circle: str | None, geojson: Path | None) -> tuple[str, dict[str, Any]]:
+    """A zone's shape from the command line: exactly one of a circle and a GeoJSON file."""
+    if (circle is None) == (geojson is None):
+        raise typer.BadParameter("give exactly one of --circle and --geojson")
+    if circle is not None:
+        try:
+            lat, lon, radius = (float(part) for part in circle.split(","))
+        except ValueError:
+            raise typer.BadParameter("--circle is LAT,LON,RADIUS_M") from None
+        return "circle", {"lat": lat, "lon": lon, "radius_m": radius}
+    assert geojson is not None
+    try:
+        document = json.loads(geojson.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{geojson}: {exc}") from None
+    shape = document.get("geometry", document) if isinstance(document, dict) else None
+    if not isinstance(shape, dict) or shape.get("type") != "Polygon":
+        raise typer.BadParameter(f"{geojson}: not a GeoJSON Polygon")
+    ring = shape.get("coordinates", [[]])[0]
+    # GeoJSON is [lon, lat]; zones are kept as [lat, lon].
+    return "polygon", {"vertices": [[point[1], point[0]] for point in ring]}
 
 
 @app.command("add-device")
@@ -211,8 +309,10 @@ def add_device(
     """A device, with its site (rivers) or supervised person (supervision) found first."""
     site = rivers.get_site(session, site_id).id if site_id is not None else None
     person = (
-        supervision.get_person(session, person_reference).id
-        if person_reference is not None
-        else None
+        supervision.get_person(session, person_reference) if person_reference is not None else None
     )
-    fleet.add_device(session, device_id, kind, gateway_id, now, site_id=site, person_id=person)
+    if person is not None and kind is not DeviceKind.bracelet:
+        raise InvalidRequestError("a river station is assigned to a site, not a person")
+    fleet.add_device(session, device_id, kind, gateway_id, now, site_id=site)
+    if person is not None:
+        supervision.assign_bracelet(session, person, device_id, now, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -81,8 +82,13 @@ def served(environment: dict[str, str]) -> Iterator[str]:
 
 
 def test_operators_register_and_the_served_api_ingests(
-    environment: dict[str, str], served: str
+    environment: dict[str, str], served: str, tmp_path: Path
 ) -> None:
+    county = tmp_path / "county.geojson"
+    ring = [[121.3, 31.0], [121.5, 31.0], [121.5, 31.2], [121.3, 31.2], [121.3, 31.0]]
+    county.write_text(
+        json.dumps({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    )
     added = run(environment, "add-gateway", "gw-cli")
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip()
@@ -108,9 +114,71 @@ def test_operators_register_and_the_served_api_ingests(
             None,
         ),
         (("migrate",), None),
+        (
+            (
+                "add-zone",
+                "case-1",
+                "--name",
+                "home",
+                "--rule",
+                "inclusion",
+                "--role",
+                "home",
+                "--circle",
+                "31.12,121.45,250",
+                "--schedule",
+                "Mon-Sun 22:00-06:00",
+            ),
+            None,
+        ),
+        (
+            (
+                "add-zone",
+                "case-1",
+                "--name",
+                "county",
+                "--rule",
+                "inclusion",
+                "--role",
+                "county",
+                "--geojson",
+                str(county),
+            ),
+            None,
+        ),
     ]:
         result = run(environment, *args, stdin=stdin)
         assert result.returncode == 0, result.stderr
+    too_long = run(
+        environment,
+        "add-person",
+        "case-2",
+        "--name",
+        "Wang Wu",
+        "--measure",
+        "bail",
+        "--term-start",
+        "2026-01-01",
+        "--term-end",
+        "2027-03-01",
+    )
+    assert too_long.returncode == 1
+    assert "at most 12 months" in too_long.stderr
+    bad_schedule = run(
+        environment,
+        "add-zone",
+        "case-1",
+        "--name",
+        "x",
+        "--rule",
+        "inclusion",
+        "--circle",
+        "31.1,121.4,100",
+        "--schedule",
+        "Someday 25:00-26:00",
+    )
+    assert bad_schedule.returncode == 1
+    assert "schedule" in bad_schedule.stderr
     weak = run(
         environment, "add-user", "bob", "--role", "lawyer", "--password-stdin", stdin="short\n"
     )
@@ -131,3 +199,11 @@ def test_operators_register_and_the_served_api_ingests(
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     device = httpx.get(f"{served}/api/v1/devices/br-000042", headers=headers).json()
     assert (device["last_boot"], device["last_seq"], device["status"]) == (3, 2, "unknown")
+    person = httpx.get(f"{served}/api/v1/persons/case-1", headers=headers).json()
+    assert [b["device_id"] for b in person["bracelets"]] == ["br-000042"]
+    zones = httpx.get(f"{served}/api/v1/persons/case-1/zones", headers=headers).json()
+    assert [(z["name"], z["shape"], z["schedule"]) for z in zones] == [
+        ("home", "circle", "every day 22:00-06:00"),  # the normal form
+        ("county", "polygon", ""),
+    ]
+    assert zones[1]["geometry"]["vertices"][1] == [31.0, 121.5]  # GeoJSON's lon,lat turned
