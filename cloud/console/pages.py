@@ -22,6 +22,7 @@ import jinja2
 from fastapi import Cookie, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from cloud.alerts import policy as alerts_policy
 from cloud.console import i18n, sessions
 from cloud.console.sessions import COOKIE, SignedIn
 from cloud.fleet import policy as fleet_policy
@@ -104,6 +105,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem(f"{PREFIX}/devices", N_("Devices")))
     if rivers_policy.may_list_sites(principal):
         items.append(NavItem(f"{PREFIX}/sites", N_("River sites")))
+    if alerts_policy.may_see_alerts(principal):
+        items.append(NavItem(f"{PREFIX}/alerts", N_("Alerts")))
     return items
 
 

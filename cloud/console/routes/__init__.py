@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.console.routes import devices, home, language, live_map, sign_in, sites
+from cloud.console.routes import alerts, devices, home, language, live_map, sign_in, sites
 
 routers: list[APIRouter] = [
     sign_in.router,
@@ -13,4 +13,5 @@ routers: list[APIRouter] = [
     live_map.router,
     devices.router,
     sites.router,
+    alerts.router,
 ]
