@@ -54,7 +54,7 @@ def rules_command(
     ] = 40_000,
     county_vertices: Annotated[int, typer.Option(min=3, help="Vertices of a county.")] = 40,
     seed: Annotated[int, typer.Option(help="Seed of the zones and fixes.")] = 1,
-    pin: Annotated[bool, typer.Option(help="Pin the timings to one CPU.")] = True,
+    pin: Annotated[bool, typer.Option(help="Pin the timings to one CPU (Linux).")] = False,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON to this file.")
     ] = None,

@@ -10,9 +10,11 @@ batches and in big chunks, through a plain-shapely baseline, and through core's
 pure-Python ``classify`` (what the bracelet runs); and checks that core and the
 cloud agree on every fix core was timed on.
 
-Everything runs on one core: the process is pinned to one CPU for the timings
-(numpy's elementwise operations and shapely are single-threaded anyway), and
-the CPU time is reported beside the wall time. Other parts (the pipeline with
+Everything runs on one core: numpy's elementwise operations and shapely are
+single-threaded, and the report gives each rate's CPU time over its wall time
+(at most 100 % of a core) and the rate per CPU second, steadier than wall time
+on a shared machine. ``pin_cpu`` (``--pin``) also pins the process to one CPU;
+off by default, as on a busy machine a fixed CPU may be the busy one. Other parts (the pipeline with
 rules on and off) add their own function and ``--part`` value.
 """
 
@@ -57,18 +59,23 @@ class ZoneCheckOptions:
     baseline_fixes: int = 40_000
     county_vertices: int = 40
     seed: int = 1
-    pin_cpu: bool = True
+    pin_cpu: bool = False
 
 
 @dataclass(frozen=True)
 class ZoneRate:
-    """One way of checking the fixes: median fixes/s of ``rounds`` runs, wall and CPU."""
+    """One way of checking the fixes: median fixes/s of ``rounds`` runs, wall and CPU.
+
+    ``core_share`` is CPU time over wall time (median of the rounds): at most 1.0 for
+    work on one core, below it when the machine's other work took the core at times.
+    """
 
     name: str
     fixes: int
     rounds: int
     fixes_per_s: float
     cpu_fixes_per_s: float
+    core_share: float
 
     @property
     def zone_checks_per_s(self) -> float:
@@ -77,7 +84,8 @@ class ZoneRate:
     def line(self) -> str:
         return (
             f"  {self.name:<44} {self.fixes_per_s:>12,.0f} fixes/s "
-            f"({self.zone_checks_per_s:,.0f} zone checks/s; CPU: {self.cpu_fixes_per_s:,.0f} fixes/s)"
+            f"({self.zone_checks_per_s:,.0f} zone checks/s); per CPU second "
+            f"{self.cpu_fixes_per_s:,.0f}, {self.core_share:.0%} of a core"
         )
 
 
@@ -275,7 +283,8 @@ def _median_rate(name: str, work: Callable[[], object], fixes: int, rounds: int)
         walls.append(time.perf_counter() - wall)
     # process_time ticks coarsely on some systems: never divide by zero.
     cpu_s = max(statistics.median(cpus), 1e-9)
-    return ZoneRate(name, fixes, rounds, fixes / statistics.median(walls), fixes / cpu_s)
+    share = statistics.median(c / max(w, 1e-9) for c, w in zip(cpus, walls, strict=True))
+    return ZoneRate(name, fixes, rounds, fixes / statistics.median(walls), fixes / cpu_s, share)
 
 
 def _pairs(

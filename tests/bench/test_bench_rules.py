@@ -1,13 +1,15 @@
 """`fieldwatch bench rules --part zones`: its fleet and its report's shape (never its speed)."""
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from core import geofence
 from fieldwatch.cli import app
-from fieldwatch_dev.bench.rules import ZONES_PER_PERSON, make_fleet
+from fieldwatch_dev.bench.rules import ZONES_PER_PERSON, make_fleet, one_cpu
 
 
 def test_every_person_has_a_county_two_circles_and_two_more_polygons() -> None:
@@ -41,7 +43,7 @@ def test_bench_rules_reports_rates_verdicts_and_agreement(tmp_path: Path) -> Non
     out = tmp_path / "rules.json"
     args = ["bench", "rules", "--part", "zones", "--persons", "8", "--fixes", "3000"]
     args += ["--batch", "500", "--chunk", "2000", "--rounds", "2", "--core-fixes", "300"]
-    args += ["--baseline-fixes", "600", "--no-pin", "--json", str(out)]
+    args += ["--baseline-fixes", "600", "--json", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "fixes/s" in result.output
@@ -59,6 +61,7 @@ def test_bench_rules_reports_rates_verdicts_and_agreement(tmp_path: Path) -> Non
     for rate in report["rates"]:
         assert rate["fixes_per_s"] > 0
         assert rate["cpu_fixes_per_s"] > 0
+        assert 0 < rate["core_share"] <= 1.5  # process_time ticks coarsely
         assert rate["zone_checks_per_s"] == rate["fixes_per_s"] * ZONES_PER_PERSON
     assert [r["fixes"] for r in report["rates"]] == [3000, 3000, 600, 300]
     assert sorted(report["verdicts"]) == ["inside", "outside", "undecided"]
@@ -66,3 +69,14 @@ def test_bench_rules_reports_rates_verdicts_and_agreement(tmp_path: Path) -> Non
     assert report["compared_fixes"] == 300
     assert report["disagreements"] == 0
     assert report["cpu"] is None
+
+
+def test_pinning_to_one_cpu_is_undone_afterwards() -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    before = os.sched_getaffinity(0)
+    with one_cpu(True) as cpu:
+        assert os.sched_getaffinity(0) == {cpu}
+    assert os.sched_getaffinity(0) == before
+    with one_cpu(False) as cpu:
+        assert cpu is None
