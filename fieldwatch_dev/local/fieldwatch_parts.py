@@ -47,12 +47,14 @@ def _toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, Mapping):  # an inline table, e.g. escalate_after_s
+        return "{" + ", ".join(f'"{k}" = {_toml_value(v)}' for k, v in value.items()) + "}"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
 def render_section(section: str, values: Mapping[str, object]) -> str:
-    """One TOML section of settings (strings, paths, numbers, booleans)."""
+    """One TOML section of settings (strings, paths, numbers, booleans, flat tables)."""
     lines = [f"[{section}]"] + [f"{key} = {_toml_value(v)}" for key, v in values.items()]
     return "\n".join(lines) + "\n"
 
