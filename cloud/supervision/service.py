@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,10 +39,13 @@ from core.errors import CoreError
 from core.messages import ConfigZone
 from core.receiver import DeviceKind
 
+log = logging.getLogger(__name__)
+
 ZONE_RULES = ("inclusion", "exclusion")
 ZONE_ROLES = ("home", "county", "destination", "other")
-MAX_RADIUS_M = 100_000
-MAX_VERTICES = 64
+# The bracelet's limits (contract v1, config key 11): a person's zones must fit its config.
+MAX_RADIUS_M = c.MAX_ZONE_RADIUS_M
+MAX_VERTICES = c.MAX_ZONE_VERTICES
 MAX_DWELL_S = 3600
 # Outgoing supervision (Community Corrections Law art. 27 and its rules): up to 7 days
 # by the local office, longer by the county agency, at most 30 days a trip.
@@ -233,6 +237,8 @@ def check_zone(spec: ZoneInput) -> tuple[dict[str, Any], str]:
         windows = weekly.parse_windows(spec.schedule) if spec.schedule.strip() else []
     except (CoreError, ValueError) as exc:
         raise InvalidRequestError(f"schedule: {exc}") from exc
+    if len(windows) > c.MAX_ZONE_WINDOWS:
+        raise InvalidRequestError(f"a schedule has at most {c.MAX_ZONE_WINDOWS} windows")
     return geometry, weekly.format_windows(windows) if windows else ""
 
 
@@ -287,6 +293,12 @@ def add_zone(session: Session, spec: ZoneInput, by_user: int | None, now: dateti
 
 def update_zone(session: Session, zone: Zone, spec: ZoneInput, now: datetime) -> Zone:
     geometry, schedule = check_zone(spec)
+    if spec.shape == "polygon":
+        persons = session.scalars(
+            select(ZoneAssignment.person_id).where(ZoneAssignment.zone_id == zone.id)
+        ).all()
+        for person_id in persons:
+            _check_fits(session, person_id, zone.id, len(geometry["vertices"]))
     zone.name = spec.name.strip()
     zone.rule = spec.rule
     zone.role = spec.role
@@ -310,7 +322,30 @@ def set_zone_active(zone: Zone, active: bool, now: datetime) -> None:
     zone.updated_at = now
 
 
+def _check_fits(session: Session, person_id: int, zone_id: int, vertices: int) -> None:
+    """InvalidRequestError unless the person's zones, with ``zone_id`` having ``vertices``
+    (0: a circle), still fit the bracelet's config."""
+    others = [
+        z
+        for z in zones_of(session, person_id)
+        if z.active and z.role != "destination" and z.id != zone_id
+    ]
+    total = vertices + sum(
+        len(zone_geometry(z).get("vertices", ())) for z in others if z.shape == "polygon"
+    )
+    if len(others) + 1 > c.MAX_ZONES:
+        raise InvalidRequestError(f"a person has at most {c.MAX_ZONES} zones on the bracelet")
+    if total > c.MAX_ZONE_VERTICES_TOTAL:
+        raise InvalidRequestError(
+            f"the bracelet holds {c.MAX_ZONE_VERTICES_TOTAL} polygon vertices in all; "
+            f"this person's zones would need {total}: simplify a polygon or use a circle"
+        )
+
+
 def assign_zone(session: Session, zone: Zone, person: SupervisedPerson) -> None:
+    if zone.role != "destination":
+        vertices = len(zone_geometry(zone).get("vertices", ())) if zone.shape == "polygon" else 0
+        _check_fits(session, person.id, zone.id, vertices)
     if session.get(ZoneAssignment, (zone.id, person.id)) is None:
         session.add(ZoneAssignment(zone_id=zone.id, person_id=person.id))
         session.flush()
@@ -573,6 +608,16 @@ def sync_bracelet_zones(
         {} if last is None else {c.CONFIG_SETTINGS[sid][0]: v for sid, v in last.settings.items()}
     )
     settings.update(zone_settings)
-    fleet.issue_config(session, device, settings, now, zones)
+    try:
+        with session.begin_nested():
+            fleet.issue_config(session, device, settings, now, zones)
+    except InvalidRequestError as exc:
+        # Zones made before the limits (or changed outside the service): the bracelet keeps
+        # what it has; said once, not on every tick.
+        log.warning(
+            "zones of person %s do not fit bracelet %s: %s", assignment.person_id, device.id, exc
+        )
+        assignment.zones_sent_hash = wanted
+        return False
     assignment.zones_sent_hash = wanted
     return True

@@ -90,3 +90,49 @@ def test_only_an_approver_of_the_right_level_decides_a_trip(cloud: Cloud) -> Non
         f"/api/v1/travel-permits/{trip['id']}/decision", json={"approve": True}, headers=auth
     )
     assert decision.status_code == 403  # the test prosecutor has no approval level
+
+
+def test_zones_that_would_not_fit_the_bracelet_are_refused_with_the_reason(cloud: Cloud) -> None:
+    import math
+
+    auth = cloud.login("prosecutor")
+
+    def ring(n: int, radius_deg: float) -> list[list[float]]:
+        return [
+            [
+                31.1 + radius_deg * math.sin(2 * math.pi * k / n),
+                121.4 + radius_deg * math.cos(2 * math.pi * k / n),
+            ]
+            for k in range(n)
+        ]
+
+    for name, radius in (("county", 0.2), ("district", 0.3)):
+        zone = {
+            "name": name,
+            "rule": "inclusion",
+            "shape": "polygon",
+            "geometry": {"vertices": ring(64, radius)},
+        }
+        answer = cloud.client.post("/api/v1/persons/case-2026-001/zones", json=zone, headers=auth)
+        assert answer.status_code == 201, answer.text
+    third = {
+        "name": "home",
+        "rule": "inclusion",
+        "shape": "polygon",
+        "geometry": {"vertices": ring(3, 0.01)},
+    }
+    refused = cloud.client.post("/api/v1/persons/case-2026-001/zones", json=third, headers=auth)
+    assert refused.status_code == 422
+    assert "128 polygon vertices" in refused.json()["detail"]
+    circle = {
+        "name": "home",
+        "rule": "inclusion",
+        "shape": "circle",
+        "geometry": {"lat": 31.1, "lon": 121.4, "radius_m": 300},
+    }
+    assert (
+        cloud.client.post(
+            "/api/v1/persons/case-2026-001/zones", json=circle, headers=auth
+        ).status_code
+        == 201
+    )
