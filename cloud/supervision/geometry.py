@@ -48,8 +48,12 @@ MIN_CELL_M = 2.0
 BOUND_SLACK_M = 1e-6
 # Exact path: at most this many (fix, segment) elements at a time, to bound memory.
 EXACT_BLOCK = 1 << 15
-# Pairs classified at a time.
-CLASSIFY_BLOCK = 16384
+# Pairs classified at a time: each thread keeps its working arrays (_Scratch), about
+# 7 MB at these two sizes.
+CLASSIFY_BLOCK = 1 << 14
+# Up to this many fixes classify_fixes runs core's own loop: numpy costs about 70 us a
+# call whatever its size, core 1 to 4 us a fix (measured on the project machine).
+SMALL_BATCH = 24
 
 # The parameters of a zone: _Tables.params[k, zone] (one contiguous row per parameter,
 # so that gathering one parameter for many pairs is a plain take). Integers (cell
@@ -154,9 +158,20 @@ def classify_fixes(
     shape: ZoneShape, lat: ArrayLike, lon: ArrayLike, accuracy_m: ArrayLike
 ) -> Verdicts:
     """core.geofence.classify for every fix: int8 INSIDE / OUTSIDE / UNDECIDED."""
-    lat_a, lon_a, acc_a = _fixes(lat, lon, accuracy_m)
-    zone_index = np.zeros(lat_a.shape, dtype=np.intp)
-    return _classify(shape.tables, zone_index, lat_a, lon_a, acc_a)
+    lat_a, lon_a, acc_a = _arrays(lat, lon, accuracy_m)
+    if lat_a.size <= SMALL_BATCH:
+        # A few fixes: core's own loop, quicker than numpy's cost per call and the
+        # same verdicts (core refuses a bad fix with a ZoneError, a ValueError).
+        rows = zip(
+            lat_a.ravel().tolist(), lon_a.ravel().tolist(), acc_a.ravel().tolist(), strict=True
+        )
+        verdicts = [geofence.classify(shape.zone, la, lo, a) for la, lo, a in rows]
+        return np.array(verdicts, dtype=np.int8).reshape(lat_a.shape)
+    _check_fixes(lat_a, lon_a, acc_a)
+    flat = lat_a.ravel()
+    zone_index = np.zeros(flat.shape, dtype=np.intp)
+    out = _classify(shape.tables, zone_index, flat, lon_a.ravel(), acc_a.ravel())
+    return out.reshape(lat_a.shape)
 
 
 def classify_pairs(
@@ -167,25 +182,29 @@ def classify_pairs(
     accuracy_m: ArrayLike,
 ) -> Verdicts:
     """core.geofence.classify for each pair: fix i against ``zones.shapes[zone_index[i]]``."""
-    lat_a, lon_a, acc_a = _fixes(lat, lon, accuracy_m)
+    lat_a, lon_a, acc_a = _arrays(lat, lon, accuracy_m)
+    _check_fixes(lat_a, lon_a, acc_a)
     index = np.asarray(zone_index, dtype=np.intp)
     if index.shape != lat_a.shape:
         raise ValueError("zone_index, lat, lon and accuracy_m must have the same shape")
     if index.size and (index.min() < 0 or index.max() >= len(zones.shapes)):
         raise ValueError(f"zone_index must lie in 0..{len(zones.shapes) - 1}")
-    return _classify(zones.tables, index, lat_a, lon_a, acc_a)
+    out = _classify(zones.tables, index.ravel(), lat_a.ravel(), lon_a.ravel(), acc_a.ravel())
+    return out.reshape(lat_a.shape)
 
 
 def signed_distances(shape: ZoneShape, lat: ArrayLike, lon: ArrayLike) -> Floats:
     """core.geofence.signed_distance_m for every fix: < 0 inside, > 0 outside (metres)."""
-    lat_a, lon_a, _ = _fixes(lat, lon, np.zeros(np.shape(lat)))
+    lat_a, lon_a, acc_a = _arrays(lat, lon, np.zeros(np.shape(lat)))
+    _check_fixes(lat_a, lon_a, acc_a)
     tables = shape.tables
-    zone_index = np.zeros(lat_a.shape, dtype=np.intp)
-    x, y = _project(tables, zone_index, lat_a, lon_a)
+    zone_index = np.zeros(lat_a.size, dtype=np.intp)
+    x, y = _project(tables, zone_index, lat_a.ravel(), lon_a.ravel())
     if shape.zone.shape == geofence.CIRCLE:
         out: Floats = np.sqrt(x * x + y * y) - shape.zone.radius_m
-        return out
-    return _exact(tables, zone_index, x, y)
+    else:
+        out = _exact(tables, zone_index, x, y)
+    return out.reshape(lat_a.shape)
 
 
 def valid_polygon_problem(vertices: Sequence[tuple[float, float]]) -> str | None:
@@ -328,12 +347,16 @@ def _concatenate(parts: Sequence[_Tables]) -> _Tables:
 # --- checking -------------------------------------------------------------------------
 
 
-def _fixes(lat: ArrayLike, lon: ArrayLike, accuracy_m: ArrayLike) -> tuple[Floats, Floats, Floats]:
+def _arrays(lat: ArrayLike, lon: ArrayLike, accuracy_m: ArrayLike) -> tuple[Floats, Floats, Floats]:
     lat_a = np.asarray(lat, dtype=np.float64)
     lon_a = np.asarray(lon, dtype=np.float64)
     acc_a = np.asarray(accuracy_m, dtype=np.float64)
     if not lat_a.shape == lon_a.shape == acc_a.shape:
         raise ValueError("lat, lon and accuracy_m must have the same shape")
+    return lat_a, lon_a, acc_a
+
+
+def _check_fixes(lat_a: Floats, lon_a: Floats, acc_a: Floats) -> None:
     # The comparisons are False for NaN, so NaN is refused too, as core refuses it.
     if lat_a.size and not (
         (lat_a >= -90.0).all()
@@ -344,7 +367,6 @@ def _fixes(lat: ArrayLike, lon: ArrayLike, accuracy_m: ArrayLike) -> tuple[Float
         raise ValueError("every fix must lie in -90..90, -180..180")
     if acc_a.size and not (acc_a >= 0.0).all():
         raise ValueError("every accuracy must be 0 or more metres")
-    return lat_a, lon_a, acc_a
 
 
 def _project(

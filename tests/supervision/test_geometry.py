@@ -29,8 +29,14 @@ def square(lat: float = 0.0, lon: float = 0.0, half_m: float = 100.0) -> geofenc
 
 
 def cloud_verdicts(zone: geofence.Zone, fixes: list[tuple[float, float, float]]) -> list[int]:
+    """classify_fixes' verdicts (core's loop for a few fixes), equal to the vectorised path's."""
     lat, lon, acc = (np.array(column) for column in zip(*fixes, strict=True))
-    return geometry.classify_fixes(geometry.zone_shape(zone), lat, lon, acc).tolist()
+    shape = geometry.zone_shape(zone)
+    few = geometry.classify_fixes(shape, lat, lon, acc).tolist()
+    zone_index = np.zeros(len(fixes), dtype=np.intp)
+    numpy = geometry.classify_pairs(geometry.zone_set([shape]), zone_index, lat, lon, acc)
+    assert numpy.tolist() == few
+    return few
 
 
 # --- by hand --------------------------------------------------------------------------
@@ -145,6 +151,16 @@ def test_bad_fixes_are_refused_by_core_and_cloud() -> None:
         geometry.classify_fixes(shape, [math.nan], [121.5], [1.0])
     with pytest.raises(ValueError, match="same shape"):
         geometry.classify_fixes(shape, [31.2, 31.3], [121.5], [1.0])
+    many = np.full(40, 31.2), np.full(40, 121.5), np.full(40, 5.0)
+    for column, value, words in (
+        (0, math.nan, "lie in"),
+        (1, 200.0, "lie in"),
+        (2, -1, "accuracy"),
+    ):
+        bad = [array.copy() for array in many]
+        bad[column][17] = value
+        with pytest.raises(ValueError, match=words):
+            geometry.classify_fixes(shape, *bad)
     zones = geometry.zone_set([shape])
     with pytest.raises(ValueError, match="zone_index"):
         geometry.classify_pairs(zones, [1], [31.2], [121.5], [1.0])
@@ -205,6 +221,23 @@ def test_pairs_against_a_zone_set_equal_each_zone_alone() -> None:
         mine = zone_index == z
         alone = geometry.classify_fixes(shape, lat[mine], lon[mine], acc[mine])
         assert together[mine].tolist() == alone.tolist()
+
+
+def test_any_shape_of_array_and_any_number_of_fixes() -> None:
+    shape = geometry.zone_shape(square(*SHANGHAI, half_m=500.0))
+    rng = np.random.default_rng(2)
+    lat, lon = offset(*SHANGHAI, rng.uniform(-900, 900, (6, 10)), rng.uniform(-900, 900, (6, 10)))
+    acc = rng.uniform(0, 200, (6, 10))
+    grid = geometry.classify_fixes(shape, lat, lon, acc)
+    assert grid.shape == (6, 10)
+    assert grid.dtype == np.int8
+    assert geometry.signed_distances(shape, lat, lon).shape == (6, 10)
+    flat = [
+        geometry.classify_fixes(shape, lat.ravel()[:n], lon.ravel()[:n], acc.ravel()[:n])
+        for n in (1, 24, 25, 60)
+    ]
+    for verdicts in flat:
+        assert verdicts.tolist() == grid.ravel()[: len(verdicts)].tolist()
 
 
 def test_a_big_chunk_equals_its_batches() -> None:
