@@ -82,6 +82,7 @@ class Evaluator:
         self._tz = tz
         self._policy = policy
         self._names: dict[int, str] = {}
+        self._locating: dict[int, list[LocateRequest]] = {}
         self.report = Evaluation()
 
     def run(
@@ -104,6 +105,7 @@ class Evaluator:
         permits = self._suspensions(with_fixes, span) if span else {}
         tracks = self._tracks(with_fixes)
         open_keys = self._open_keys(persons)
+        self._locating = self._pending_locates(with_fixes)
         for device_id, person_id in sorted(worn.items()):
             fixes = fixes_of[device_id]
             if fixes:
@@ -139,7 +141,7 @@ class Evaluator:
             zone.rule_for(permits.get(person_id, ()) if zone.role == "county" else ())
             for zone in zones
         ]
-        states = [_track_of(tracks.get((person_id, z.zone_id))) for z in zones]
+        states = [_track_of(tracks.get((person_id, z.zone_id)), device_id) for z in zones]
         changed = [False] * len(zones)
         for i, raw in enumerate(fixes):
             fix = rules.Fix(
@@ -154,7 +156,7 @@ class Evaluator:
                     self._outcome(person_id, device_id, zone, outcome, fix)
         for z, zone in enumerate(zones):
             if changed[z]:
-                _store_track(self._session, tracks, person_id, zone.zone_id, states[z])
+                _store_track(self._session, tracks, person_id, zone.zone_id, states[z], device_id)
 
     def _outcome(
         self,
@@ -215,11 +217,7 @@ class Evaluator:
             if ended is not None:
                 self.report.ended += 1
                 self.report.alert_ids.add(ended.id)
-        for request in self._session.scalars(
-            select(LocateRequest).where(
-                LocateRequest.person_id == person_id, LocateRequest.located_at.is_(None)
-            )
-        ):
+        for request in self._locating.get(person_id, ()):
             fresh = [f for f in fixes if utc(f.ts) >= request.requested_at]
             if fresh:
                 first = min(fresh, key=lambda f: (f.boot, f.seq))
@@ -418,6 +416,19 @@ class Evaluator:
             self._names[person_id] = person.name if person is not None else f"person {person_id}"
         return self._names[person_id]
 
+    def _pending_locates(self, persons: Iterable[int]) -> dict[int, list[LocateRequest]]:
+        """Locate-now requests still waiting for their fix, by person, in one query."""
+        wanted = sorted(set(persons))
+        out: dict[int, list[LocateRequest]] = defaultdict(list)
+        if wanted:
+            for request in self._session.scalars(
+                select(LocateRequest).where(
+                    LocateRequest.person_id.in_(wanted), LocateRequest.located_at.is_(None)
+                )
+            ):
+                out[request.person_id].append(request)
+        return out
+
     def _tracks(self, persons: Iterable[int]) -> dict[tuple[int, int], ZoneTrack]:
         wanted = sorted(set(persons))
         if not wanted:
@@ -470,9 +481,10 @@ def evaluate(
     return Evaluator(session, now, tz, policy or AlertPolicy()).run(records, wearers)
 
 
-def _track_of(row: ZoneTrack | None) -> rules.Track:
+def _track_of(row: ZoneTrack | None, device_id: str) -> rules.Track:
     if row is None:
         return rules.Track()
+    same_bracelet = row.device_id == device_id
     return rules.Track(
         state=row.state,
         since_ts=row.since_ts,
@@ -480,8 +492,8 @@ def _track_of(row: ZoneTrack | None) -> rules.Track:
         candidate_since_ts=row.candidate_since_ts,
         candidate_fix=json.loads(row.candidate_fix_json) if row.candidate_fix_json else None,
         violating_since_ts=row.violating_since_ts,
-        boot=row.boot,
-        seq=row.seq,
+        boot=row.boot if same_bracelet else None,
+        seq=row.seq if same_bracelet else None,
     )
 
 
@@ -491,6 +503,7 @@ def _store_track(
     person_id: int,
     zone_id: int,
     track: rules.Track,
+    device_id: str,
 ) -> None:
     row = tracks.get((person_id, zone_id))
     if row is None:
@@ -503,6 +516,7 @@ def _store_track(
     row.candidate_since_ts = track.candidate_since_ts
     row.candidate_fix_json = json.dumps(track.candidate_fix) if track.candidate_fix else None
     row.violating_since_ts = track.violating_since_ts
+    row.device_id = device_id
     row.boot = track.boot
     row.seq = track.seq
 

@@ -121,6 +121,9 @@ class ZoneTrack(Base):
     candidate_since_ts: Mapped[int | None] = mapped_column(BigInteger)
     candidate_fix_json: Mapped[str | None] = mapped_column(Text)
     violating_since_ts: Mapped[int | None] = mapped_column(BigInteger)
+    # The bracelet whose fix last changed the row: (boot, seq) order is per bracelet, so
+    # a person's next bracelet starts its own.
+    device_id: Mapped[str | None] = mapped_column(String(32))
     boot: Mapped[int | None] = mapped_column(BigInteger)
     seq: Mapped[int | None] = mapped_column(BigInteger)
 

@@ -180,6 +180,10 @@ def assign_bracelet(
         if current.device_id == device_id:
             return current
         unassign_bracelet(session, current, now, by_user)
+    for other in session.scalars(
+        select(Device).where(Device.person_id == person.id, Device.id != device_id)
+    ):
+        other.person_id = None  # worn without a recorded assignment (registered so): off now
     device.person_id = person.id
     assignment = BraceletAssignment(
         person_id=person.id, device_id=device_id, started_at=now, by_user=by_user

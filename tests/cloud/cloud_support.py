@@ -23,7 +23,7 @@ from cloud.identity.models import Role
 from cloud.identity.service import add_user
 from cloud.rivers.service import add_site, assign_site
 from cloud.settings import CloudSettings
-from cloud.supervision.service import add_person
+from cloud.supervision.service import add_person, assign_bracelet
 from cloud.timeseries.influx import InfluxStore
 from cloud.timeseries.schema import POLICY_BY_MEASUREMENT
 from core.codec import encode
@@ -152,7 +152,8 @@ def populate(settings: CloudSettings, now: datetime) -> tuple[dict[str, str], di
         add_site(session, "site-west", "West weir", "Suzhou Creek")
         assign_site(session, "river-chief", "site-east")
         person = add_person(session, "case-2026-001", "Zhang San")
-        add_device(session, "br-000001", DeviceKind.bracelet, "gw-one", now, person_id=person.id)
+        add_device(session, "br-000001", DeviceKind.bracelet, "gw-one", now)
+        assign_bracelet(session, person, "br-000001", now, None)
         add_device(session, "br-000002", DeviceKind.bracelet, "gw-one", now)
         add_device(session, "br-000009", DeviceKind.bracelet, "gw-two", now)
         add_device(

@@ -26,7 +26,7 @@ from cloud.scheduler.runner import Scheduler, SchedulerSettings
 from cloud.supervision import service as supervision
 from cloud.supervision.checks import CheckSettings
 from cloud.supervision.evaluate import AlertPolicy
-from cloud.supervision.models import RollCall
+from cloud.supervision.models import LocateRequest, RollCall
 from core import contract as c
 from core.messages import Event, EventFix, Health, LocationFix, Message
 
@@ -452,3 +452,29 @@ def test_a_persons_zones_travel_to_the_bracelet_in_its_config_once_per_change(
         device = session.get(Device, "br-000001")
         assert device.issued_config_version == 2
         assert last_issued_config(session, device).zones == []
+
+
+def test_a_new_bracelet_carries_on_the_persons_state_and_answers_a_locate_request(
+    cloud: Cloud,
+) -> None:
+    home_zone(cloud)
+    send(cloud, [fix_at(100 + i, T0 + 15 * i, 20) for i in range(4)])  # home, seq 100..103
+    with database(cloud) as session:
+        person = supervision.get_person(session, "case-2026-001")
+        supervision.assign_bracelet(session, person, "br-000002", cloud.clock(), None)
+        request = supervision.locate_now(session, person, cloud.clock(), None)
+        request_id = request.id
+    ts = int(cloud.clock().timestamp())
+    # The new bracelet counts from seq 0: its fixes are newer than the old one's seq 103.
+    send(cloud, [fix_at(i, ts + 15 * i, 400) for i in range(4)], device="br-000002")
+    (alert,) = all_alerts(cloud)
+    assert (alert.cause, alert.device_id) == ("zone_left", "br-000002")
+    with database(cloud) as session:
+        located = session.get(LocateRequest, request_id)
+        assert located is not None
+        assert located.located_at == datetime.fromtimestamp(ts, UTC)
+        history = [
+            (a.device_id, a.ended_at is None)
+            for a in supervision.assignments_of(session, person.id)
+        ]
+    assert history == [("br-000001", False), ("br-000002", True)]

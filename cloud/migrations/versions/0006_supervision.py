@@ -191,6 +191,7 @@ def upgrade() -> None:
         sa.Column("candidate_since_ts", sa.BigInteger(), nullable=True),
         sa.Column("candidate_fix_json", sa.Text(), nullable=True),
         sa.Column("violating_since_ts", sa.BigInteger(), nullable=True),
+        sa.Column("device_id", sa.String(length=32), nullable=True),
         sa.Column("boot", sa.BigInteger(), nullable=True),
         sa.Column("seq", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
