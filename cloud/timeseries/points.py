@@ -176,6 +176,7 @@ def _body_fields(record: Record) -> dict[str, Any]:
             "command_id": record.command_id,
             "roll_call_result": record.roll_call_result,
             "response_s": record.response_s,
+            "zone_id": record.zone_id,  # a crossing the bracelet recorded (zone events)
         }
         if record.fix is not None:
             fields.update(
