@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -238,6 +239,20 @@ def test_any_shape_of_array_and_any_number_of_fixes() -> None:
     ]
     for verdicts in flat:
         assert verdicts.tolist() == grid.ravel()[: len(verdicts)].tolist()
+
+
+def test_threads_do_not_share_working_arrays() -> None:
+    shapes = [geometry.zone_shape(square(*SHANGHAI, half_m=h)) for h in (300.0, 3000.0)]
+    rng = np.random.default_rng(4)
+    jobs = []
+    for k in range(16):
+        n = 500 + 300 * k
+        lat, lon = offset(*SHANGHAI, rng.uniform(-4000, 4000, n), rng.uniform(-4000, 4000, n))
+        jobs.append((shapes[k % 2], lat, lon, rng.uniform(0, 500, n)))
+    alone = [geometry.classify_fixes(*job).tolist() for job in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda job: geometry.classify_fixes(*job).tolist(), jobs))
+    assert together == alone
 
 
 def test_a_big_chunk_equals_its_batches() -> None:
