@@ -245,7 +245,7 @@ def test_threads_do_not_share_working_arrays() -> None:
     shapes = [geometry.zone_shape(square(*SHANGHAI, half_m=h)) for h in (300.0, 3000.0)]
     rng = np.random.default_rng(4)
     jobs = []
-    for k in range(16):
+    for k in range(40):
         n = 500 + 300 * k
         lat, lon = offset(*SHANGHAI, rng.uniform(-4000, 4000, n), rng.uniform(-4000, 4000, n))
         jobs.append((shapes[k % 2], lat, lon, rng.uniform(0, 500, n)))
