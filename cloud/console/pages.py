@@ -31,6 +31,7 @@ from cloud.identity.deps import principal_for
 from cloud.identity.models import Role, User
 from cloud.identity.principal import Principal
 from cloud.rivers import policy as rivers_policy
+from cloud.supervision import policy as supervision_policy
 from cloud.web.deps import NowDep, RuntimeDep, SessionDep
 
 PREFIX = "/console"
@@ -105,6 +106,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem(f"{PREFIX}/devices", N_("Devices")))
     if rivers_policy.may_list_sites(principal):
         items.append(NavItem(f"{PREFIX}/sites", N_("River sites")))
+    if supervision_policy.may_read_supervision(principal):
+        items.append(NavItem(f"{PREFIX}/persons", N_("Persons")))
     if alerts_policy.may_see_alerts(principal):
         items.append(NavItem(f"{PREFIX}/alerts", N_("Alerts")))
     return items

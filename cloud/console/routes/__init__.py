@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.console.routes import alerts, devices, home, language, live_map, sign_in, sites
+from cloud.console.routes import (
+    alerts,
+    devices,
+    home,
+    language,
+    live_map,
+    persons,
+    sign_in,
+    sites,
+    zones,
+)
 
 routers: list[APIRouter] = [
     sign_in.router,
@@ -13,5 +23,7 @@ routers: list[APIRouter] = [
     live_map.router,
     devices.router,
     sites.router,
+    persons.router,
+    zones.router,
     alerts.router,
 ]
