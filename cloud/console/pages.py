@@ -23,7 +23,7 @@ from fastapi import Cookie, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from cloud.alerts import policy as alerts_policy
-from cloud.console import i18n, sessions
+from cloud.console import i18n, sessions, statistics_views
 from cloud.console.sessions import COOKIE, SignedIn
 from cloud.fleet import policy as fleet_policy
 from cloud.fleet.presence import DeviceStatus
@@ -110,6 +110,8 @@ def navigation(principal: Principal) -> list[NavItem]:
         items.append(NavItem(f"{PREFIX}/persons", N_("Persons")))
     if alerts_policy.may_see_alerts(principal):
         items.append(NavItem(f"{PREFIX}/alerts", N_("Alerts")))
+    if statistics_views.may_see_statistics(principal):
+        items.append(NavItem(f"{PREFIX}/statistics", N_("Statistics")))
     return items
 
 

@@ -13,6 +13,7 @@ from cloud.console.routes import (
     persons,
     sign_in,
     sites,
+    statistics,
     zones,
 )
 
@@ -26,4 +27,5 @@ routers: list[APIRouter] = [
     persons.router,
     zones.router,
     alerts.router,
+    statistics.router,
 ]
