@@ -7,6 +7,7 @@ zones drawn with the mouse and stored in WGS-84, and who may not see any of it."
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -24,10 +25,18 @@ from cloud.fleet.service import add_device
 from cloud.identity.models import Role
 from cloud.identity.service import add_user
 from cloud.supervision import service
-from cloud.supervision.models import RollCall, SupervisedPerson, TravelPermit, Zone
+from cloud.supervision.models import (
+    BraceletAssignment,
+    RollCall,
+    SupervisedPerson,
+    TravelPermit,
+    Zone,
+)
+from cloud.timeseries.influx import InfluxStore
+from cloud.timeseries.points import RecordContext, record_point
 from core import contract as c
 from core.codec import decode
-from core.messages import Command
+from core.messages import Command, LocationFix
 from core.receiver import DeviceKind
 from fieldwatch_dev.bench.endpoints import InfluxEndpoint
 from fieldwatch_dev.local import InfluxServer
@@ -50,6 +59,7 @@ ZONED = "ZONE-2026-001"  # a person added with the fixture, whose zones are draw
 
 class Supervision(Console):
     database_url: str
+    influx: InfluxEndpoint
 
     def rows(self, query: Any) -> list[Any]:
         engine = make_engine(self.database_url)
@@ -69,6 +79,7 @@ def supervision(
     tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer
 ) -> Iterator[Supervision]:
     folder = tmp_path_factory.mktemp("console-persons")
+    influx = InfluxEndpoint(influxdb.url).with_database("console_persons")
     database_url = f"sqlite:///{folder.absolute() / 'cloud.sqlite3'}"
     server = CloudServer(
         folder,
@@ -78,7 +89,7 @@ def supervision(
             "log_level": "WARNING",
             "console_tile_url": TILES,
             "console_tile_datum": "gcj02",
-            **InfluxEndpoint(influxdb.url).with_database("console_persons").cloud_settings(),
+            **influx.cloud_settings(),
         },
     )
     server.operator("add-gateway", GATEWAY)
@@ -97,6 +108,7 @@ def supervision(
     try:
         console = Supervision(server.url, server)
         console.database_url = database_url
+        console.influx = influx
         yield console
     finally:
         server.stop()
@@ -117,6 +129,35 @@ def add_person_through_the_form(page: Page, reference: str, months: int) -> None
     form.get_by_label("Term starts").fill(start.isoformat())
     form.get_by_label("Term ends").fill((start + timedelta(days=months * 31)).isoformat())
     form.get_by_role("button", name="Add the person").click()
+
+
+def store_fixes(supervision: Supervision, device_id: str, first_ts: int) -> None:
+    """Three fixes a second apart, written as ingest writes them (the pipeline's part is
+    tested elsewhere: here only what the page reads matters)."""
+    context = RecordContext(device_id, GATEWAY, first_ts * 1000, late=False)
+    points = [
+        record_point(
+            LocationFix(
+                boot=1,
+                seq=n,
+                ts=first_ts + n,
+                lat_e7=round((31.2304 + n * 1e-4) * 1e7),
+                lon_e7=round(121.4737 * 1e7),
+                accuracy_m=8,
+                source=c.FIX_GNSS,
+            ),
+            context,
+        )
+        for n in range(3)
+    ]
+    endpoint = supervision.influx
+    store = InfluxStore(
+        endpoint.url, endpoint.database, username=endpoint.username, password=endpoint.password
+    )
+    try:
+        store.write(points)
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- persons, bracelets, roll calls
@@ -160,6 +201,16 @@ def test_a_bracelet_is_put_on_and_a_roll_call_is_queued_for_it(
     page.get_by_role("button", name="Assign the bracelet").click()
     expect(page.get_by_test_id("worn")).to_contain_text(BRACELETS[1])
     expect(page.locator(f'[data-bracelet="{BRACELETS[1]}"]')).to_contain_text("worn now")
+    # Today's track of the bracelet worn, from when it was put on, on the person's map.
+    (worn,) = supervision.rows(select(BraceletAssignment))
+    store_fixes(supervision, BRACELETS[1], math.ceil(worn.started_at.timestamp()))
+    for _ in range(20):  # the fixes are up to 3 s ahead of the page's clock: poll
+        page.reload()
+        if "3 points" in (page.get_by_test_id("track-summary").all_text_contents() or [""])[0]:
+            break
+        page.wait_for_timeout(250)
+    expect(page.get_by_test_id("track-summary")).to_contain_text("3 points")
+    expect(page.locator("#person-map path.track-line")).to_have_count(1)
 
     page.get_by_label("Answer within (seconds)").fill("5")  # under the contract's least
     page.get_by_label("Answer within (seconds)").evaluate("e => e.removeAttribute('min')")
@@ -332,6 +383,11 @@ def test_zones_drawn_with_the_mouse_are_stored_in_wgs84(
     expect(page.locator("#person-map path.zone-inclusion")).to_have_count(1)
     expect(page.locator("#person-map path.zone-exclusion")).to_have_count(1)
     screenshot(page, "person")
+    # Readable on a phone: no page wider than its screen (tables and maps scroll inside).
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ("", f"/{person.id}", f"/{person.id}/zones"):
+        page.goto(f"{supervision.url}/console/persons{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
 
 
 def test_a_zone_is_refused_in_words_edited_deactivated_and_taken_off(
