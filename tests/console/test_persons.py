@@ -288,6 +288,14 @@ def test_a_ten_day_trip_is_approved_at_county_level_only(
     assert decided.status == "approved"
     assert decided.decided_by is not None
     screenshot(page, "person-trip")
+    # The same page in Chinese, from the catalogs.
+    page.context.add_cookies(
+        [{"name": "fieldwatch_language", "value": "zh-CN", "url": supervision.url}]
+    )
+    page.reload()
+    expect(page.locator("#trips h2")).to_have_text("外出审批")
+    expect(trip).to_contain_text("已批准")
+    screenshot(page, "person-zh")
 
 
 # ---------------------------------------------------------------- zones
