@@ -52,7 +52,10 @@ class BraceletIncident(_Strict):
     ``battery_rundown`` (the charge runs out over ``duration_s`` from ``at_s``),
     ``offline`` (no radio from ``at_s`` for ``duration_s``), ``exclusion_zone``
     (walks into ``zone`` at ``at_s``, stays ``duration_s``), ``leave_county``
-    (travels to ``place`` at ``at_s`` for ``duration_s``), ``ignores_roll_calls``.
+    (travels to ``place`` over the ``travel_s`` before ``at_s``, stays ``duration_s``,
+    then is home again), ``out_after_curfew`` (out of doors, walking about ``place``
+    from ``at_s`` for ``duration_s``: whether that breaks a curfew is for the zones given
+    to the wearer to say), ``ignores_roll_calls``.
     """
 
     kind: Literal[
@@ -62,6 +65,7 @@ class BraceletIncident(_Strict):
         "offline",
         "exclusion_zone",
         "leave_county",
+        "out_after_curfew",
         "ignores_roll_calls",
     ]
     device: int = Field(ge=1)
@@ -69,6 +73,7 @@ class BraceletIncident(_Strict):
     duration_s: int = Field(default=0, ge=0)
     zone: str | None = None
     place: str | None = None
+    travel_s: int = Field(default=3600, gt=0)
 
 
 class River(_Strict):
@@ -150,6 +155,10 @@ def load_scenario(path: Path | None = None) -> Scenario:
     if scenario.start.tzinfo is None:
         raise ScenarioError(f"{path}: start needs a time zone (e.g. 2026-03-02T06:00:00+08:00)")
     for incident in scenario.bracelet_incidents:
+        needs = {"exclusion_zone": "zone", "leave_county": "place", "out_after_curfew": "place"}
+        wanted = needs.get(incident.kind)
+        if wanted is not None and getattr(incident, wanted) is None:
+            raise ScenarioError(f"{path}: a {incident.kind} incident names its {wanted}")
         if incident.zone is not None:
             scenario.zone(incident.zone)
         if incident.place is not None:

@@ -19,6 +19,7 @@ M_PER_DEG_LAT = 111_320.0
 WALK_M_S = 1.3
 METRO_M_S = 12.0
 DAY_S = 86_400
+OUTING_WANDER_M = 100.0  # an ``out_after_curfew`` outing walks about its place
 
 
 def _rng(seed: int, *parts: object) -> random.Random:
@@ -141,13 +142,17 @@ class World:
                 zone = self.scenario.zone(inc.zone or "")
                 lat, lon = self._wander(zone.lat, zone.lon, zone.radius_m / 3, elapsed)
                 speed, outdoors = int(WALK_M_S * 40), True
+            elif inc.kind == "out_after_curfew" and within:
+                place = self.scenario.place(inc.place or "")
+                lat, lon = self._wander(place.lat, place.lon, OUTING_WANDER_M, elapsed)
+                speed, outdoors = int(WALK_M_S * 100), True
             elif (
                 inc.kind == "leave_county"
-                and elapsed >= inc.at_s - 3600
+                and elapsed >= inc.at_s - inc.travel_s
                 and (elapsed < inc.at_s + inc.duration_s)
             ):
                 place = self.scenario.place(inc.place or "")
-                share = min(1.0, (elapsed - (inc.at_s - 3600)) / 3600)
+                share = min(1.0, (elapsed - (inc.at_s - inc.travel_s)) / inc.travel_s)
                 lat = w.home[0] + (place.lat - w.home[0]) * share
                 lon = w.home[1] + (place.lon - w.home[1]) * share
                 speed, outdoors = (3000 if share < 1 else 0), True
