@@ -74,32 +74,6 @@ ZONE_ROLE_LABELS = {
     "other": N_("Other"),
 }
 ZONE_SHAPE_LABELS = {"circle": N_("Circle"), "polygon": N_("Polygon")}
-CAUSE_LABELS = {
-    "sos": N_("SOS pressed"),
-    "strap_opened": N_("Strap opened"),
-    "zone_entered": N_("Entered an exclusion zone"),
-    "zone_left": N_("Left an inclusion zone"),
-    "curfew_broken": N_("Outside during curfew"),
-    "trip_overdue": N_("Not back from a trip"),
-    "power_off": N_("Bracelet powered off"),
-    "no_fix": N_("No position fix"),
-    "gateway_unreachable": N_("Gateway unreachable"),
-    "term_exceeded": N_("Monitored past the term"),
-    "roll_call_missed": N_("Roll call missed"),
-    "low_battery": N_("Bracelet battery low"),
-    "term_ending": N_("Term ending soon"),
-}
-SEVERITY_LABELS = {
-    "critical": N_("Critical"),
-    "major": N_("Major"),
-    "minor": N_("Minor"),
-    "warning": N_("Warning"),
-}
-ALERT_STATUS_LABELS = {
-    "open": N_("Open"),
-    "acknowledged": N_("Acknowledged"),
-    "resolved": N_("Resolved"),
-}
 MEASURE_LIMITS = {measure.value: rule.max_months for measure, rule in RULES.items()}
 MEASURE_BASES = {measure.value: rule.basis for measure, rule in RULES.items()}
 

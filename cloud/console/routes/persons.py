@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from cloud.console import alert_views
 from cloud.console import person_views as views
 from cloud.console.forms import checked_form
 from cloud.console.i18n import local_time
@@ -132,9 +133,9 @@ def labels() -> dict[str, Any]:
         "zone_rule_labels": views.ZONE_RULE_LABELS,
         "zone_role_labels": views.ZONE_ROLE_LABELS,
         "zone_shape_labels": views.ZONE_SHAPE_LABELS,
-        "cause_labels": views.CAUSE_LABELS,
-        "severity_labels": views.SEVERITY_LABELS,
-        "alert_status_labels": views.ALERT_STATUS_LABELS,
+        "cause_labels": alert_views.CAUSE_LABELS,  # alerts are named as their pages name them
+        "severity_labels": alert_views.SEVERITY_LABELS,
+        "alert_status_labels": alert_views.ALERT_STATUS_LABELS,
     }
 
 
