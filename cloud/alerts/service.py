@@ -49,11 +49,14 @@ def open_alert(session: Session, subject_key: str) -> Alert | None:
     )
 
 
-def raise_alert(session: Session, draft: AlertDraft, now: datetime) -> tuple[Alert, bool]:
+def raise_alert(
+    session: Session, draft: AlertDraft, now: datetime, occurrences: int = 1
+) -> tuple[Alert, bool]:
     """Open an alert, or update the open one of the same subject and cause.
 
-    Returns the alert and whether it is new. An update counts one more occurrence,
-    keeps the first ``happened_at`` and clears an ended cause: the cause is back.
+    Returns the alert and whether it is new. An update counts ``occurrences`` more (the
+    evidence of one batch comes as one update), keeps the first ``happened_at`` and
+    clears an ended cause: the cause is back.
     """
     if draft.severity not in SEVERITIES:
         raise InvalidRequestError(f"unknown severity {draft.severity}")
@@ -70,8 +73,10 @@ def raise_alert(session: Session, draft: AlertDraft, now: datetime) -> tuple[Ale
                 raise
         else:
             _step(session, alert, "raised", now, details={"summary": draft.summary})
+            if occurrences > 1:
+                alert.occurrences = occurrences
             return alert, True
-    _update(session, existing, draft, now)
+    _update(session, existing, draft, now, occurrences)
     return existing, False
 
 
@@ -185,11 +190,13 @@ def _new_alert(draft: AlertDraft, now: datetime) -> Alert:
     )
 
 
-def _update(session: Session, alert: Alert, draft: AlertDraft, now: datetime) -> None:
+def _update(
+    session: Session, alert: Alert, draft: AlertDraft, now: datetime, occurrences: int
+) -> None:
     evidence = draft.evidence_at or draft.happened_at
     if evidence > alert.last_evidence_at:
         alert.last_evidence_at = evidence
-    alert.occurrences += 1
+    alert.occurrences += occurrences
     alert.updated_at = now
     details: dict[str, Any] = {"summary": draft.summary}
     if alert.cause_ended_at is not None:

@@ -26,6 +26,7 @@ from cloud.alerts import service as alerts
 from cloud.alerts.models import OPEN_STATUSES, Alert
 from cloud.supervision import rules
 from cloud.supervision.causes import DEFAULT_SEVERITIES, person_key
+from cloud.supervision.geometry import ZoneShape, classify_pairs, zone_set
 from cloud.supervision.models import (
     DeviceCondition,
     LocateRequest,
@@ -83,6 +84,8 @@ class Evaluator:
         self._policy = policy
         self._names: dict[int, str] = {}
         self._locating: dict[int, list[LocateRequest]] = {}
+        # A violation's further evidence in this batch, one update per alert at the end.
+        self._continuing: dict[str, tuple[alerts.AlertDraft, int]] = {}
         self.report = Evaluation()
 
     def run(
@@ -106,15 +109,27 @@ class Evaluator:
         tracks = self._tracks(with_fixes)
         open_keys = self._open_keys(persons)
         self._locating = self._pending_locates(with_fixes)
+        verdicts = batch_verdicts(
+            {d: (fixes_of[d], zones.get(p, [])) for d, p in worn.items() if fixes_of[d]}
+        )
         for device_id, person_id in sorted(worn.items()):
             fixes = fixes_of[device_id]
             if fixes:
                 self._zone_rules(
-                    person_id, device_id, fixes, zones.get(person_id, []), permits, tracks
+                    person_id,
+                    device_id,
+                    fixes,
+                    zones.get(person_id, []),
+                    verdicts.get(device_id),
+                    permits,
+                    tracks,
                 )
                 self._fixes_arrived(person_id, fixes, open_keys)
             if others_of[device_id]:
                 self._conditions(person_id, device_id, others_of[device_id], open_keys)
+        for draft, count in list(self._continuing.values()):
+            self._raise(draft, count)
+        self._continuing.clear()
         return self.report
 
     # --- zones ----------------------------------------------------------------------
@@ -125,16 +140,13 @@ class Evaluator:
         device_id: str,
         fixes: Sequence[LocationFix],
         zones: Sequence[LoadedZone],
+        verdicts: list[list[int]] | None,
         permits: Mapping[int, list[tuple[int, int, int]]],
         tracks: dict[tuple[int, int], ZoneTrack],
     ) -> None:
         self.report.fixes += len(fixes)
-        if not zones:
+        if not zones or verdicts is None:
             return
-        lat = np.fromiter((f.lat_e7 for f in fixes), np.float64, len(fixes)) / 1e7
-        lon = np.fromiter((f.lon_e7 for f in fixes), np.float64, len(fixes)) / 1e7
-        acc = np.fromiter((f.accuracy_m for f in fixes), np.float64, len(fixes))
-        verdicts = [zone.classify(lat, lon, acc) for zone in zones]
         self.report.zone_checks += len(fixes) * len(zones)
         sows = [local_sow(f.ts, self._tz) for f in fixes]
         zone_rules = [
@@ -149,7 +161,7 @@ class Evaluator:
             )
             for z, zone in enumerate(zones):
                 outcomes, did_change = rules.step(
-                    states[z], zone_rules[z], fix, int(verdicts[z][i]), sows[i], zone.distance(fix)
+                    states[z], zone_rules[z], fix, verdicts[z][i], sows[i], zone.distance(fix)
                 )
                 changed[z] = changed[z] or did_change
                 for outcome in outcomes:
@@ -175,6 +187,7 @@ class Evaluator:
             return
         key = person_key(person_id, cause, zone.zone_id)
         if outcome.kind == "violation_ended":
+            self._flush_continuing(key)
             ended = alerts.end_cause(
                 self._session,
                 key,
@@ -186,24 +199,32 @@ class Evaluator:
                 self.report.ended += 1
                 self.report.alert_ids.add(ended.id)
             return
-        verb = {"zone_left": "left", "zone_entered": "entered", "curfew_broken": "is outside"}[
-            cause
-        ]
-        summary = f"{self._name(person_id)} {verb} zone {zone.name}"
-        self._raise(
-            alerts.AlertDraft(
-                subject_key=key,
-                cause=cause,
-                severity=self._severity(cause),
-                summary=summary,
-                happened_at=utc(outcome.happened_ts),
-                explanation=outcome.explanation,
-                person_id=person_id,
-                device_id=device_id,
-                zone_id=zone.zone_id,
-                evidence_at=utc(fix.ts),
-            )
+        verbs = {"zone_left": "left", "zone_entered": "entered", "curfew_broken": "is outside"}
+        summary = f"{self._name(person_id)} {verbs[cause]} zone {zone.name}"
+        if outcome.kind == "violation_started":
+            self._flush_continuing(key)
+        draft = alerts.AlertDraft(
+            subject_key=key,
+            cause=cause,
+            severity=self._severity(cause),
+            summary=summary,
+            happened_at=utc(outcome.happened_ts),
+            explanation=outcome.explanation,
+            person_id=person_id,
+            device_id=device_id,
+            zone_id=zone.zone_id,
+            evidence_at=utc(fix.ts),
         )
+        if outcome.kind == "violation_continues":
+            _earlier, count = self._continuing.get(key, (draft, 0))
+            self._continuing[key] = (draft, count + 1)
+        else:
+            self._raise(draft)
+
+    def _flush_continuing(self, key: str) -> None:
+        pending = self._continuing.pop(key, None)
+        if pending is not None:
+            self._raise(*pending)
 
     def _fixes_arrived(
         self, person_id: int, fixes: Sequence[LocationFix], open_keys: set[str]
@@ -393,8 +414,8 @@ class Evaluator:
 
     # --- shared -----------------------------------------------------------------------
 
-    def _raise(self, draft: alerts.AlertDraft) -> None:
-        alert, new = alerts.raise_alert(self._session, draft, self._now)
+    def _raise(self, draft: alerts.AlertDraft, occurrences: int = 1) -> None:
+        alert, new = alerts.raise_alert(self._session, draft, self._now, occurrences)
         if new:
             self.report.raised += 1
         else:
@@ -467,6 +488,48 @@ class Evaluator:
                 (int(permit.starts_at.timestamp()), int(end.timestamp()), permit.id)
             )
         return out
+
+
+def batch_verdicts(
+    work: Mapping[str, tuple[Sequence[LocationFix], Sequence[LoadedZone]]],
+) -> dict[str, list[list[int]]]:
+    """Every fix of the batch against each zone of its wearer, in one vectorised call:
+    by device, ``[zone][fix]`` verdicts (``core.geofence``)."""
+    shapes: dict[int, int] = {}
+    shape_list: list[ZoneShape] = []
+    index: list[int] = []
+    lat: list[int] = []
+    lon: list[int] = []
+    acc: list[int] = []
+    for fixes, zones in work.values():
+        for zone in zones:
+            if zone.zone_id not in shapes:
+                shapes[zone.zone_id] = len(shape_list)
+                shape_list.append(zone.shape)
+            z = shapes[zone.zone_id]
+            for f in fixes:
+                index.append(z)
+                lat.append(f.lat_e7)
+                lon.append(f.lon_e7)
+                acc.append(f.accuracy_m)
+    if not index:
+        return {}
+    verdicts = classify_pairs(
+        zone_set(shape_list),
+        np.asarray(index, dtype=np.intp),
+        np.asarray(lat, dtype=np.float64) / 1e7,
+        np.asarray(lon, dtype=np.float64) / 1e7,
+        np.asarray(acc, dtype=np.float64),
+    ).tolist()
+    out: dict[str, list[list[int]]] = {}
+    at = 0
+    for device_id, (fixes, zones) in work.items():
+        rows = []
+        for _zone in zones:
+            rows.append(verdicts[at : at + len(fixes)])
+            at += len(fixes)
+        out[device_id] = rows
+    return out
 
 
 def evaluate(

@@ -153,9 +153,25 @@ def step(
         )
     ):
         return [], False  # older than the fix that last decided: evaluated, not applied
+    sure = _STATE_OF_VERDICT.get(verdict)
+    if (
+        track.candidate is None
+        and (sure is None or sure == track.state)
+        and not rule.windows
+        and not rule.suspended
+    ):
+        # The common case, a fix that confirms what is known of an always-on zone: the
+        # state cannot change, and a violation neither starts nor ends.
+        cause = rule.cause
+        violating = track.violating_since_ts is not None
+        if cause is None or rule.bad(track.state) == violating:
+            if not violating or sure is None or cause is None:
+                return [], False
+            continuing = {"rule": rule.describe(), "fixes": [fix.evidence(verdict, distance)]}
+            since = track.violating_since_ts or fix.ts
+            return [Outcome("violation_continues", rule.zone_id, cause, since, continuing)], False
     outcomes: list[Outcome] = []
     changed = False
-    sure = _STATE_OF_VERDICT.get(verdict)
     if sure is not None:
         changed, transition = _apply_sure(track, rule, fix, sure, verdict, distance)
         if transition is not None:
