@@ -251,6 +251,11 @@ def _violation(
                 track.violating_since_ts,
                 {"rule": rule.describe(), "fixes": [fix.evidence(verdict, distance)]},
             )
+        if _STATE_OF_VERDICT.get(verdict) != track.state:
+            # A violation starts only on a sure fix showing it now: a state known from hours
+            # ago, with coarse fixes since (indoors, on cell), is no evidence of a curfew
+            # broken at 22:00.
+            return False, None
         since = track.since_ts if track.since_ts is not None else fix.ts
         opened_ago = weekly.opened_ago_s(list(rule.windows), local_sow) if rule.windows else None
         window_opened = fix.ts - opened_ago if opened_ago is not None else None

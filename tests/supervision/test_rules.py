@@ -121,3 +121,15 @@ def test_a_destination_zone_never_raises() -> None:
     destination = rules.ZoneRule(5, "Hangzhou", "inclusion", "destination", dwell_s=0)
     _track, outcomes = run(destination, [IN, OUT, OUT, OUT])
     assert not [o for o in outcomes if o.kind.startswith("violation")]
+
+
+def test_a_stale_outside_state_with_only_coarse_fixes_since_does_not_break_the_curfew() -> None:
+    evening = weekly.second_of_week(0, 21, 0, 0)
+    # Out at 21:00 (sure), then home indoors: only undecided cell fixes, past 22:00.
+    track, outcomes = run(CURFEW, [OUT, OUT, OUT], every_s=60, sow=evening)
+    assert track.state == rules.OUTSIDE
+    for minutes in (50, 65, 80, 95):
+        later = rules.Fix(1, 10 + minutes, 1_000_000 + minutes * 60, 31.2, 121.5, 400, "cell")
+        found, _ = rules.step(track, CURFEW, later, UNDECIDED, evening + minutes * 60)
+        outcomes += found
+    assert not [o for o in outcomes if o.kind.startswith("violation")]
