@@ -134,7 +134,10 @@ def escalate_due(session: Session, after_s: Mapping[str, int], now: datetime) ->
     """
     escalated: list[Alert] = []
     for alert in session.scalars(
-        select(Alert).where(Alert.status == "open").order_by(Alert.id).with_for_update()
+        select(Alert)
+        .where(Alert.status == "open")
+        .order_by(Alert.id)
+        .with_for_update(skip_locked=True)  # one the ingest is updating: next tick
     ):
         limit = after_s.get(alert.severity)
         if not limit:
