@@ -16,11 +16,12 @@ import httpx
 import pytest
 from console_support import screenshot, sign_in
 from field_support import FIELD_BRACELETS, Field, now_s
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alerts.models import Alert
+from cloud.console import i18n
 from cloud.db.engine import make_engine, make_sessions
 from cloud.identity.service import get_user
 from cloud.supervision import service as supervision
@@ -82,11 +83,8 @@ def supervised(field: Field) -> Field:
     return field
 
 
-def walk_out(field: Field) -> None:
-    """Fixes five minutes old (a late record): inside, then outside for more than the
-    dwell time; the first outside fix is 100 m beyond the edge."""
-    start = now_s() - 300
-    steps = [20, 40, 300, 320, 340]
+def walk(field: Field, start: int, steps: list[float]) -> None:
+    """Fixes 15 s apart from ``start``, each ``steps`` metres north of home."""
     field.publish(
         WALKER,
         [field.fix(WALKER, start + 15 * i, *north_of_home(m)) for i, m in enumerate(steps)],
@@ -106,7 +104,10 @@ def test_an_alert_raised_by_the_pipeline_appears_in_an_open_inbox(
     expect(page.get_by_test_id("no-alerts")).to_be_visible()
     wait_live(page)
     page.evaluate("window.notReloaded = true")
-    walk_out(supervised)
+    # Fixes five minutes old (a late record): inside, then outside for longer than the
+    # dwell time; the first outside fix is 100 m beyond the edge.
+    start = now_s() - 300
+    walk(supervised, start, [20, 40, 300, 320, 340])
     row = page.locator('tr[data-cause="zone_left"]')
     expect(row).to_be_visible(timeout=20_000)
     expect(row.locator('[data-cell="subject"]')).to_have_text("Zhang Wei")
@@ -118,6 +119,12 @@ def test_an_alert_raised_by_the_pipeline_appears_in_an_open_inbox(
     assert page.evaluate("window.notReloaded") is True
     (alert,) = alerts_of(supervised, "zone_left")
     assert row.get_attribute("data-alert") == str(alert.id)
+    expect(row.locator('[data-cell="cause-ended"]')).to_have_text("\u2013")
+    # Back home for longer than the dwell time: the cause ends; the alert stays open.
+    walk(supervised, start + 75, [30, 20, 10])
+    expect(row.locator('[data-cell="cause-ended"]')).to_contain_text("ended", timeout=20_000)
+    expect(row.locator('[data-cell="status"]')).to_have_text("Open")
+    assert page.evaluate("window.notReloaded") is True
     screenshot(page, "alerts-inbox")
 
 
@@ -193,6 +200,9 @@ def test_acknowledging_and_resolving_are_recorded_with_the_person(
     inbox = page.context.new_page()  # a colleague's inbox, open all along
     inbox.goto(f"{supervised.url}/console/alerts")
     wait_live(inbox)
+    beside = page.context.new_page()  # and the same alert's page
+    beside.goto(f"{supervised.url}/console/alerts/{alert.id}")
+    wait_live(beside)
     page.goto(f"{supervised.url}/console/alerts/{alert.id}")
     page.get_by_label("Note (optional)").fill("Calling him now")
     page.get_by_role("button", name="Acknowledge", exact=True).click()
@@ -204,6 +214,8 @@ def test_acknowledging_and_resolving_are_recorded_with_the_person(
     expect(step).to_contain_text("Calling him now")
     status = inbox.locator(f'tr[data-alert="{alert.id}"] [data-cell="status"]')
     expect(status).to_have_text("Acknowledged", timeout=20_000)  # without a reload
+    expect(beside.get_by_test_id("alert-status")).to_have_text("Acknowledged", timeout=20_000)
+    expect(beside.get_by_test_id("steps").locator('li[data-step="acknowledged"]')).to_have_count(1)
 
     # Resolving needs a note: the refusal is said, and nothing changes.
     page.get_by_role("button", name="Resolve", exact=True).click()
@@ -256,3 +268,26 @@ def test_a_river_chief_sees_no_alerts(supervised: Field, page: Page) -> None:
     assert answer.status == 403
     stream = httpx.get(f"{supervised.url}/console/alerts/live", follow_redirects=False, timeout=10)
     assert stream.status_code == 303  # nobody signed in: to the sign-in page
+
+
+def test_the_inbox_and_an_alert_read_in_chinese_on_a_phone(
+    supervised: Field, browser: Browser
+) -> None:
+    supervised.wait_for(lambda: alerts_of(supervised, "zone_left"), what="the zone alert")
+    (alert,) = alerts_of(supervised, "zone_left")
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    try:
+        sign_in(page, supervised.url, "prosecutor-li", language="zh-CN")
+        page.goto(f"{supervised.url}/console/alerts")
+        expect(page.get_by_role("heading", name="告警")).to_be_visible()
+        expect(page.locator(f'tr[data-alert="{alert.id}"]')).to_contain_text("离开限定区域")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.goto(f"{supervised.url}/console/alerts/{alert.id}")
+        zh = i18n.translations("zh-CN").gettext
+        rule = zh("Inclusion zone “%(zone)s”: the person is to stay inside it.")
+        expect(page.get_by_test_id("rule-text")).to_have_text(rule % {"zone": "Home"})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        screenshot(page, "alert-phone-zh")
+    finally:
+        context.close()
