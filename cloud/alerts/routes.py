@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import case, select
 
-from cloud.alerts import service
+from cloud.alerts import policy, service
 from cloud.alerts.changes import ALERTS_CHANGED
 from cloud.alerts.models import OPEN_STATUSES, Alert
 from cloud.alerts.schemas import (
@@ -20,8 +20,7 @@ from cloud.alerts.schemas import (
     ResolveIn,
 )
 from cloud.identity.deps import PrincipalDep
-from cloud.identity.policy import require, sees_everything, visible
-from cloud.identity.principal import Principal
+from cloud.identity.policy import require
 from cloud.web.deps import NowDep, RuntimeDep, SessionDep
 from cloud.web.responses import error_responses
 
@@ -32,11 +31,6 @@ _ERRORS = error_responses(401, 403, 404, 422)
 _SEVERITY_ORDER = case(
     {"critical": 0, "major": 1, "minor": 2, "warning": 3}, value=Alert.severity, else_=4
 )
-
-
-def _may_see(principal: Principal) -> bool:
-    # Person and gateway alerts: those who see every person and device (identity.policy).
-    return sees_everything(principal)
 
 
 @router.get("", response_model=list[AlertOut], responses=_ERRORS)
@@ -51,8 +45,8 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlertOut]:
     """Alerts, the most severe and newest first; ``active``: open or acknowledged."""
-    require(_may_see(principal), "see alerts")
-    query = select(Alert)
+    require(policy.may_see_alerts(principal), "see alerts")
+    query = select(Alert).where(policy.visible_alerts(principal))
     if status == "active":
         query = query.where(Alert.status.in_(OPEN_STATUSES))
     elif status != "all":
@@ -68,8 +62,7 @@ def list_alerts(
 @router.get("/{alert_id}", response_model=AlertDetailOut, responses=_ERRORS)
 def get_alert(alert_id: AlertId, principal: PrincipalDep, session: SessionDep) -> AlertDetailOut:
     """One alert: why it was raised, and each step of its life with who and when."""
-    require(_may_see(principal), "see alerts")
-    alert = visible(session.get(Alert, alert_id), f"alert {alert_id}")
+    alert = policy.visible_alert(session, principal, alert_id)
     return _detail(session, alert)
 
 
@@ -87,7 +80,8 @@ def acknowledge(
     now: NowDep,
 ) -> AlertDetailOut:
     """Someone is on it: stops the escalation."""
-    require(_may_see(principal), "handle alerts")
+    require(policy.may_handle_alerts(principal), "handle alerts")
+    policy.visible_alert(session, principal, alert_id)
     alert = service.acknowledge(session, alert_id, principal.user_id, now, body.note)
     runtime.changes.publish(session, ALERTS_CHANGED, [str(alert_id)])
     session.commit()
@@ -108,7 +102,8 @@ def resolve(
     now: NowDep,
 ) -> AlertDetailOut:
     """Close it with a note of what was done; the same cause later opens a new alert."""
-    require(_may_see(principal), "handle alerts")
+    require(policy.may_handle_alerts(principal), "handle alerts")
+    policy.visible_alert(session, principal, alert_id)
     alert = service.resolve(session, alert_id, principal.user_id, body.note, now)
     runtime.changes.publish(session, ALERTS_CHANGED, [str(alert_id)])
     session.commit()

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from cloud.errors import PermissionDeniedError
 from cloud.identity.deps import PrincipalDep
 from cloud.identity.models import User
-from cloud.identity.policy import require, sees_everything
+from cloud.identity.policy import require
 from cloud.identity.principal import Principal
-from cloud.supervision import service
+from cloud.supervision import policy, service
 from cloud.supervision.models import (
     LocateRequest,
     RollCall,
@@ -53,7 +53,7 @@ _WRITE = error_responses(401, 403, 404, 409, 422)
 
 
 def _allowed(principal: Principal, what: str) -> None:
-    require(sees_everything(principal), what)
+    require(policy.may_manage_supervision(principal), what)
 
 
 @router.get("/persons", response_model=list[PersonOut], responses=_READ)
