@@ -21,8 +21,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 from fastapi import Cookie, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cloud.alerts import policy as alerts_policy
+from cloud.alerts.models import Alert
 from cloud.console import i18n, sessions, statistics_views
 from cloud.console.sessions import COOKIE, SignedIn
 from cloud.fleet import policy as fleet_policy
@@ -85,6 +88,7 @@ class Viewer:
     language: str
     zone: ZoneInfo
     now: datetime
+    open_alerts: int = 0  # alerts open and unacknowledged that this person may see
 
     @property
     def role(self) -> Role:
@@ -95,9 +99,10 @@ class Viewer:
 class NavItem:
     path: str
     label: str
+    count: int = 0  # a number to show beside it (open alerts), 0: none
 
 
-def navigation(principal: Principal) -> list[NavItem]:
+def navigation(principal: Principal, open_alerts: int = 0) -> list[NavItem]:
     """The areas this person's role opens (the pages check again: this only saves clicks)."""
     items = [NavItem(PREFIX, N_("Overview"))]
     if fleet_policy.may_read_tracks(principal):
@@ -109,7 +114,7 @@ def navigation(principal: Principal) -> list[NavItem]:
     if supervision_policy.may_read_supervision(principal):
         items.append(NavItem(f"{PREFIX}/persons", N_("Persons")))
     if alerts_policy.may_see_alerts(principal):
-        items.append(NavItem(f"{PREFIX}/alerts", N_("Alerts")))
+        items.append(NavItem(f"{PREFIX}/alerts", N_("Alerts"), open_alerts))
     if statistics_views.may_see_statistics(principal):
         items.append(NavItem(f"{PREFIX}/statistics", N_("Statistics")))
     return items
@@ -140,6 +145,7 @@ SignInDep = Annotated[SignedIn | None, Depends(current_sign_in)]
 def current_viewer(
     request: Request,
     runtime: RuntimeDep,
+    session: SessionDep,
     now: NowDep,
     signed_in: SignInDep,
     language: LanguageCookie = None,
@@ -147,14 +153,25 @@ def current_viewer(
     if signed_in is None:
         raise SignInRequiredError(_here(request))
     settings = runtime.settings
+    principal = principal_for(request, signed_in.user)
     return Viewer(
         user=signed_in.user,
-        principal=principal_for(request, signed_in.user),
+        principal=principal,
         csrf_token=signed_in.csrf_token,
         language=i18n.chosen_language(language, settings.console_language),
         zone=ZoneInfo(settings.console_timezone),
         now=now,
+        open_alerts=_open_alerts(session, principal),
     )
+
+
+def _open_alerts(session: Session, principal: Principal) -> int:
+    if not alerts_policy.may_see_alerts(principal):
+        return 0
+    query = select(func.count(Alert.id)).where(
+        Alert.status == "open", alerts_policy.visible_alerts(principal)
+    )
+    return int(session.scalar(query) or 0)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
@@ -232,7 +249,7 @@ def render(
         "here": _here(request),
         "me": viewer.user if viewer else None,
         "viewer": viewer,
-        "nav": navigation(viewer.principal) if viewer else [],
+        "nav": navigation(viewer.principal, viewer.open_alerts) if viewer else [],
         "csrf_token": viewer.csrf_token if viewer else "",
         "zone": viewer.zone if viewer else ZoneInfo(settings.console_timezone),
         "now": viewer.now if viewer else runtime.clock(),

@@ -151,6 +151,11 @@ def test_an_sos_comes_first_and_the_filters_narrow_the_list(supervised: Field, p
     expect(page).to_have_url(f"{supervised.url}/console/alerts?severity=critical")
     page.select_option("#filter-cause", "zone_left")
     expect(page.get_by_test_id("no-alerts")).to_be_visible()
+    # The navigation counts the open alerts on every page (here: at least the SOS).
+    page.goto(f"{supervised.url}/console")
+    count = page.locator(".areas .nav-count")
+    expect(count).to_have_count(1)
+    assert int(count.inner_text()) >= 1
 
 
 def test_the_alert_page_explains_the_rule_and_shows_the_fixes(
