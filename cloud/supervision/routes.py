@@ -155,7 +155,9 @@ def update_zone(
     now: NowDep,
 ) -> ZoneOut:
     _allowed(principal, "configure zones")
-    zone = service.update_zone(session, service.get_zone(session, zone_id), _zone_input(body), now)
+    zone = service.update_zone(
+        session, service.get_zone(session, zone_id), _zone_input(body), now, principal.user_id
+    )
     session.commit()
     return _zone_out(zone)
 
@@ -170,7 +172,7 @@ def deactivate_zone(
     """Stop applying the zone (kept, with the alerts it raised)."""
     _allowed(principal, "configure zones")
     zone = service.get_zone(session, zone_id)
-    service.set_zone_active(zone, False, now)
+    service.set_zone_active(zone, False, now, principal.user_id)
     session.commit()
     return _zone_out(zone)
 

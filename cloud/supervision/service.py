@@ -295,7 +295,9 @@ def add_zone(session: Session, spec: ZoneInput, by_user: int | None, now: dateti
     return zone
 
 
-def update_zone(session: Session, zone: Zone, spec: ZoneInput, now: datetime) -> Zone:
+def update_zone(
+    session: Session, zone: Zone, spec: ZoneInput, now: datetime, by_user: int | None = None
+) -> Zone:
     geometry, schedule = check_zone(spec)
     if spec.shape == "polygon":
         persons = session.scalars(
@@ -311,6 +313,7 @@ def update_zone(session: Session, zone: Zone, spec: ZoneInput, now: datetime) ->
     zone.schedule = schedule
     zone.dwell_s = spec.dwell_s
     zone.updated_at = now
+    zone.updated_by = by_user
     return zone
 
 
@@ -321,9 +324,10 @@ def get_zone(session: Session, zone_id: int) -> Zone:
     return zone
 
 
-def set_zone_active(zone: Zone, active: bool, now: datetime) -> None:
+def set_zone_active(zone: Zone, active: bool, now: datetime, by_user: int | None = None) -> None:
     zone.active = active
     zone.updated_at = now
+    zone.updated_by = by_user
 
 
 def _check_fits(session: Session, person_id: int, zone_id: int, vertices: int) -> None:
@@ -466,11 +470,14 @@ def decide_trip(
     return permit
 
 
-def cancel_trip(session: Session, permit: TravelPermit, now: datetime) -> TravelPermit:
+def cancel_trip(
+    session: Session, permit: TravelPermit, now: datetime, by_user: int | None = None
+) -> TravelPermit:
     if permit.status not in ("requested", "approved"):
         raise ConflictError(f"travel permit {permit.id} is {permit.status}")
     permit.status = "cancelled"
-    permit.decided_at = permit.decided_at or now
+    permit.decided_at = now
+    permit.decided_by = by_user
     return permit
 
 

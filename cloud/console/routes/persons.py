@@ -375,6 +375,8 @@ async def cancel_trip(
     runtime: RuntimeDep,
 ) -> Response:
     def action(person: SupervisedPerson, _form: Form, _by_user: int) -> object:
-        return service.cancel_trip(session, permit_of(session, person, permit_id), viewer.now)
+        return service.cancel_trip(
+            session, permit_of(session, person, permit_id), viewer.now, viewer.user.id
+        )
 
     return await act(request, viewer, session, runtime, person_id, "trips", action)

@@ -189,7 +189,7 @@ async def update_zone(
 ) -> Response:
     def apply(_person: SupervisedPerson, zone: Zone | None, form: Form) -> None:
         assert zone is not None
-        service.update_zone(session, zone, zone_input(form), viewer.now)
+        service.update_zone(session, zone, zone_input(form), viewer.now, viewer.user.id)
 
     return await change(request, viewer, session, person_id, zone_id, apply)
 
@@ -200,7 +200,9 @@ async def set_zone_active(
 ) -> Response:
     def apply(_person: SupervisedPerson, zone: Zone | None, form: Form) -> None:
         assert zone is not None
-        service.set_zone_active(zone, views.text(form, "active", 4) == "1", viewer.now)
+        service.set_zone_active(
+            zone, views.text(form, "active", 4) == "1", viewer.now, viewer.user.id
+        )
 
     return await change(request, viewer, session, person_id, zone_id, apply)
 
