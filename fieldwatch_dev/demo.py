@@ -17,13 +17,18 @@ import signal
 import sys
 import time
 import webbrowser
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import httpx
 import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from cloud.alerts.models import Alert
 from cloud.cli import add_device
 from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
@@ -31,14 +36,17 @@ from cloud.fleet.service import add_gateway
 from cloud.identity.models import Role
 from cloud.identity.service import add_user
 from cloud.rivers.service import add_site, assign_site
-from cloud.supervision.service import add_person
+from cloud.supervision import service as supervision
+from cloud.supervision.measures import RULES, Measure, add_months
+from cloud.supervision.models import Zone
 from core.receiver import DeviceKind
 from fieldwatch_dev.local import InfluxServer, MosquittoServer
 from fieldwatch_dev.local.fieldwatch_parts import CloudServer, EdgeGateway
 from fieldwatch_dev.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
 from fieldwatch_dev.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
-from fieldwatch_dev.simulator.scenario import load_scenario
-from fieldwatch_dev.simulator.world import World, offset
+from fieldwatch_dev.simulator.scenario import Scenario, load_scenario
+from fieldwatch_dev.simulator.scenario import Zone as ScenarioZone
+from fieldwatch_dev.simulator.world import World, distance_m, offset
 from provisioning.broker_acl import render_acl
 
 GATEWAY = "gw-demo"
@@ -46,6 +54,18 @@ EDGE_MQTT_USER = "fieldwatch-edge"
 DATABASE = "fieldwatch"
 ADMIN = "demo-admin"
 CHIEF = "demo-chief"
+PROSECUTOR = "demo-prosecutor"  # approves trips at county level
+LOCAL_PROSECUTOR = "demo-local-prosecutor"  # approves trips of up to 7 days
+# Supervision: the cloud's schedules are in its console_timezone (Asia/Shanghai by default).
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+HOME_RADIUS_M = 300
+CURFEW = "Mon-Sun 22:00-06:00"
+TERM_ENDING_IN_DAYS = 3  # one person's term ends within the cloud's 7-day reminder
+ROLL_CALLS_PER_DAY = 12  # random ones, for the wearer who ignores them
+ROLL_CALL_WINDOW_S = 120  # the one the demo sends as it goes live
+PERMIT_AFTER_LIVE_S = 600  # the trip permit ends 10 minutes after the demo goes live
+# Short enough to be seen in a demo (the defaults are 900 s each).
+CLOUD_CHECKS = {"absent_after_s": 300, "trip_grace_s": 120}
 # Where the cloud keeps each kind of record (docs/storage.md).
 MEASUREMENTS = (
     ("evidence", "location"),
@@ -66,6 +86,8 @@ class Cast:
     edge_password: str
     admin_password: str
     chief_password: str
+    prosecutor_password: str
+    local_prosecutor_password: str
 
 
 def _cast(bracelets: int, stations: int) -> Cast:
@@ -78,11 +100,18 @@ def _cast(bracelets: int, stations: int) -> Cast:
         secrets.token_urlsafe(18),
         secrets.token_urlsafe(12),
         secrets.token_urlsafe(12),
+        secrets.token_urlsafe(12),
+        secrets.token_urlsafe(12),
     )
 
 
-def _register(database_url: str, cast: Cast) -> str:
-    """Fill a fresh cloud database; return the gateway's token."""
+def _case(number: int) -> str:
+    return f"case-2026-{number:04d}"
+
+
+def _register(database_url: str, cast: Cast, world: World, live_at: datetime) -> list[str]:
+    """Fill a fresh cloud database; return the gateway's token, then what supervision
+    left out (a zone a wearer's ordinary day breaks) and the trip permit given."""
     now = datetime.now(UTC)
     engine = make_engine(database_url)
     try:
@@ -100,15 +129,171 @@ def _register(database_url: str, cast: Cast) -> str:
                 add_site(session, site, f"{river.name} {number}", river.name, lat, lon)
                 add_device(session, now, station, DeviceKind.river_station, GATEWAY, site_id=site)
             assign_site(session, CHIEF, "site-001")
-            for number, bracelet in enumerate(cast.bracelets, start=1):
-                case = f"case-2026-{number:04d}"
-                add_person(session, case, f"Supervised person {number}")
-                add_device(
-                    session, now, bracelet, DeviceKind.bracelet, GATEWAY, person_reference=case
-                )
+            for bracelet in cast.bracelets:
+                add_device(session, now, bracelet, DeviceKind.bracelet, GATEWAY)
+            notes = _supervise(session, cast, world, now, live_at)
     finally:
         engine.dispose()
-    return token
+    return [token, *notes]
+
+
+def _term(number: int, today: date) -> tuple[Measure, date, date]:
+    """A measure and its term: the three measures in turn, each as long as it may last,
+    started some weeks ago; the first person's ends within the reminder window."""
+    measure = (Measure.bail, Measure.residential_surveillance, Measure.corrections_ep)[
+        (number - 1) % 3
+    ]
+    if number == 1:
+        return (
+            Measure.corrections_ep,
+            today - timedelta(days=80),
+            today + timedelta(days=TERM_ENDING_IN_DAYS),
+        )
+    start = today - timedelta(days=5 + (number * 11) % 50)
+    return measure, start, add_months(start, RULES[measure].max_months)
+
+
+def _circle(lat: float, lon: float, radius_m: float) -> dict[str, float]:
+    return {"lat": lat, "lon": lon, "radius_m": radius_m}
+
+
+def _day_of(world: World, number: int, day: range) -> list[tuple[float, float]]:
+    """Where the wearer is at each of the sampled moments of the day."""
+    return [
+        (state.lat, state.lon) for state in (world.wearer_state(number, ts, None) for ts in day)
+    ]
+
+
+def _keeps(track: list[tuple[float, float]], zone: ScenarioZone, inclusion: bool) -> bool:
+    """Whether a day keeps to this zone's rule (inside an inclusion zone, out of an
+    exclusion zone) at every sampled moment."""
+    return all(
+        (distance_m(zone.lat, zone.lon, lat, lon) < zone.radius_m) == inclusion
+        for lat, lon in track
+    )
+
+
+def _supervise(
+    session: Session, cast: Cast, world: World, now: datetime, live_at: datetime
+) -> list[str]:
+    """Persons with a measure and its term, their bracelets worn from now, a home circle
+    with a curfew, the county, the exclusion zones, random roll calls for the wearer who
+    ignores them, and an approved permit for the first trip out of the county. A zone
+    the wearer's ordinary day would break (a home inside an exclusion zone, a commute out
+    of the county) is left out: that is no incident of the scenario."""
+    scenario = world.scenario
+    county_level = add_user(
+        session, PROSECUTOR, cast.prosecutor_password, Role.prosecutor, now, approval_level="county"
+    )
+    local_level = add_user(
+        session,
+        LOCAL_PROSECUTOR,
+        cast.local_prosecutor_password,
+        Role.prosecutor,
+        now,
+        approval_level="local",
+    )
+    county = _add_zone(session, scenario.county, "inclusion", "county", "", county_level.id, now)
+    exclusions = [
+        (spec, _add_zone(session, spec, "exclusion", "other", "", county_level.id, now))
+        for spec in scenario.zones
+    ]
+    ordinary = World(scenario.model_copy(update={"bracelet_incidents": []}), world.seed)
+    day = range(world.start_ts, world.start_ts + 86_400, 60)
+    today = now.astimezone(TIMEZONE).date()
+    notes = []
+    trips = []
+    for number, bracelet in enumerate(cast.bracelets, start=1):
+        wearer = world.wearer(number)
+        measure, term_start, term_end = _term(number, today)
+        person = supervision.add_person(
+            session,
+            _case(number),
+            f"Supervised person {number}",
+            measure=measure,
+            legal_basis=RULES[measure].basis,
+            term_start=term_start,
+            term_end=term_end,
+            prosecutor_id=county_level.id,
+            now=now,
+        )
+        supervision.assign_bracelet(session, person, bracelet, now, county_level.id)
+        home = ScenarioZone(
+            name=f"home of {_case(number)}",
+            lat=wearer.home[0],
+            lon=wearer.home[1],
+            radius_m=HOME_RADIUS_M,
+        )
+        supervision.assign_zone(
+            session,
+            _add_zone(session, home, "inclusion", "home", CURFEW, county_level.id, now),
+            person,
+        )
+        named = {i.zone for i in wearer.incidents if i.zone is not None}
+        track = _day_of(ordinary, number, day)
+        if _keeps(track, scenario.county, True):
+            supervision.assign_zone(session, county, person)
+        else:
+            notes.append(f"{bracelet}: no county zone (its wearer commutes out of it)")
+        for spec, zone in exclusions:
+            if spec.name in named or _keeps(track, spec, False):
+                supervision.assign_zone(session, zone, person)
+            else:
+                notes.append(f"{bracelet}: no zone {spec.name!r} (its wearer lives or walks in it)")
+        kinds = {i.kind for i in wearer.incidents}
+        if "ignores_roll_calls" in kinds:
+            supervision.set_roll_calls_per_day(session, person, ROLL_CALLS_PER_DAY)
+        trips += [
+            (i.at_s - i.travel_s, person, i) for i in wearer.incidents if i.kind == "leave_county"
+        ]
+    ends = live_at + timedelta(seconds=PERMIT_AFTER_LIVE_S)
+    trips = [t for t in trips if world.start_ts + t[0] < ends.timestamp()]
+    if trips:
+        # The first trip, its permit from the moment the wearer sets off.
+        leaves, person, trip = min(trips, key=lambda t: t[0])
+        permit = supervision.request_trip(
+            session,
+            person,
+            trip.place or "",
+            datetime.fromtimestamp(world.start_ts + leaves, UTC),
+            ends,
+            local_level.id,
+            now,
+            reason="visiting family",
+        )
+        supervision.decide_trip(session, permit, True, "local", local_level.id, now)
+        back = datetime.fromtimestamp(world.start_ts + trip.at_s + trip.duration_s, UTC)
+        notes.append(
+            f"{bracelet_id(trip.device)}: travel permit to {trip.place} until "
+            f"{ends.astimezone(TIMEZONE):%H:%M} (approved by {LOCAL_PROSECUTOR}); the wearer "
+            f"is back only at {back.astimezone(TIMEZONE):%H:%M}, so the trip becomes overdue "
+            f"{CLOUD_CHECKS['trip_grace_s'] // 60} min after the permit ends"
+        )
+    return notes
+
+
+def _add_zone(
+    session: Session,
+    spec: ScenarioZone,
+    rule: str,
+    role: str,
+    schedule: str,
+    by_user: int,
+    now: datetime,
+) -> Zone:
+    return supervision.add_zone(
+        session,
+        supervision.ZoneInput(
+            spec.name,
+            rule,
+            "circle",
+            _circle(spec.lat, spec.lon, spec.radius_m),
+            role=role,
+            schedule=schedule,
+        ),
+        by_user,
+        now,
+    )
 
 
 def _secret_file(path: Path, text: str) -> Path:
@@ -158,9 +343,16 @@ def demo_command(
     folder.mkdir(parents=True, exist_ok=True)
     cast = _cast(bracelets, stations)
     database_url = f"sqlite:///{folder / 'cloud.sqlite3'}"
-    token = _register(database_url, cast)
+    scenario = load_scenario(None)
+    live_at = datetime.now(UTC)
+    start = live_at - timedelta(minutes=history)
+    # The scenario's day, moved so that its history ends now: timestamps are real times.
+    world = World(_moved(scenario, start), seed)
+    token, *notes = _register(database_url, cast, world, live_at)
     admin_file = _secret_file(folder / "admin.password", cast.admin_password)
     _secret_file(folder / "chief.password", cast.chief_password)
+    _secret_file(folder / "prosecutor.password", cast.prosecutor_password)
+    _secret_file(folder / "local-prosecutor.password", cast.local_prosecutor_password)
 
     users = {**cast.device_passwords, EDGE_MQTT_USER: cast.edge_password}
     broker = MosquittoServer(
@@ -179,6 +371,7 @@ def demo_command(
                 "influx_database": DATABASE,
                 "database_url": database_url,
                 "data_dir": str(folder / "cloud"),
+                **CLOUD_CHECKS,
             },
         )
         kinds = {b: DeviceKind.bracelet for b in cast.bracelets}
@@ -198,14 +391,19 @@ def demo_command(
             devices=kinds,
         )
         with cloud, edge:
-            _run_fleet(folder, cast, broker, influx, cloud, edge, admin_file,
-                       duration, history, seed, open_browser)  # fmt: skip
+            _run_fleet(folder, cast, world, broker, influx, cloud, edge, admin_file,
+                       duration, history, notes, open_browser)  # fmt: skip
     typer.echo("stopped the gateway, the cloud, InfluxDB and Mosquitto")
+
+
+def _moved(scenario: Scenario, start: datetime) -> Scenario:
+    return scenario.model_copy(update={"start": start.astimezone(scenario.start.tzinfo)})
 
 
 def _run_fleet(
     folder: Path,
     cast: Cast,
+    world: World,
     broker: MosquittoServer,
     influx: InfluxServer,
     cloud: CloudServer,
@@ -213,14 +411,10 @@ def _run_fleet(
     admin_file: Path,
     duration: float | None,
     history: int,
-    seed: int,
+    notes: list[str],
     open_browser: bool,
 ) -> None:
-    scenario = load_scenario(None)
-    start = datetime.now(UTC) - timedelta(minutes=history)
-    # The scenario's day, moved so that it ends now: timestamps are real times.
-    moved = scenario.model_copy(update={"start": start.astimezone(scenario.start.tzinfo)})
-    world = World(moved, seed)
+    database_url = str(cloud.settings["database_url"])
     fleet = Fleet(broker.url, world, len(cast.bracelets), len(cast.stations), cast.device_passwords)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -228,7 +422,8 @@ def _run_fleet(
         if history:
             typer.echo(f"catching up on {history} minutes of history ...")
             fleet.run(history * 60, speedup=0)
-        _print_where_to_look(folder, broker, influx, cloud, edge, admin_file, cast)
+        _print_where_to_look(folder, broker, influx, cloud, edge, admin_file, cast, notes)
+        _roll_call(database_url, world, cast)
         if open_browser and _has_display():
             webbrowser.open(f"{cloud.url}/console/sign-in")
         started = time.monotonic()
@@ -236,7 +431,7 @@ def _run_fleet(
             if duration is not None and time.monotonic() - started >= duration:
                 break
             fleet.run(5, speedup=1.0)
-            _progress(fleet.stats(), influx.url)
+            _progress(fleet.stats(), influx.url, database_url)
     except KeyboardInterrupt:
         pass
     typer.echo("draining: devices send what they hold, the gateway forwards it ...")
@@ -261,12 +456,42 @@ def _has_display() -> bool:
     )
 
 
-def _progress(stats: FleetStats, influx_url: str) -> None:
+def _progress(stats: FleetStats, influx_url: str, database_url: str) -> None:
     stored = sum(_stored(influx_url).values())
+    raised = _alerts(database_url)
+    causes = ", ".join(f"{cause} {n}" for cause, n in sorted(raised.items())) or "none yet"
     typer.echo(
         f"  devices connected {stats.connected}/{stats.devices}, records made {stats.created}, "
-        f"buffered on devices {stats.buffered}, stored in InfluxDB {stored}"
+        f"buffered on devices {stats.buffered}, stored in InfluxDB {stored}; "
+        f"alerts: {causes}"
     )
+
+
+def _alerts(database_url: str) -> Counter[str]:
+    """Alerts raised so far by cause, read from the cloud's database."""
+    engine = make_engine(database_url)
+    try:
+        with make_sessions(engine)() as session:
+            return Counter(session.scalars(select(Alert.cause)))
+    finally:
+        engine.dispose()
+
+
+def _roll_call(database_url: str, world: World, cast: Cast) -> None:
+    """A roll call now to each wearer who ignores them, so that one is missed while the
+    demo runs (the random ones fall anywhere between 08:00 and 21:00)."""
+    engine = make_engine(database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            for number in range(1, len(cast.bracelets) + 1):
+                kinds = {i.kind for i in world.wearer(number).incidents}
+                if "ignores_roll_calls" in kinds:
+                    person = supervision.get_person(session, _case(number))
+                    supervision.send_roll_call(
+                        session, person, ROLL_CALL_WINDOW_S, datetime.now(UTC)
+                    )
+    finally:
+        engine.dispose()
 
 
 def _print_where_to_look(
@@ -277,6 +502,7 @@ def _print_where_to_look(
     edge: EdgeGateway,
     admin_file: Path,
     cast: Cast,
+    notes: list[str],
 ) -> None:
     login = (
         '  TOKEN=$(printf \'{"username": "'
@@ -301,7 +527,14 @@ def _print_where_to_look(
                 f"                sign in as {ADMIN} (administrator: map, devices, sites), "
                 f"password in {folder}/admin.password",
                 f"                or as {CHIEF} (river chief of site-001), "
-                f"password in {folder}/chief.password",
+                f"password in {folder}/chief.password,",
+                f"                or as {PROSECUTOR} / {LOCAL_PROSECUTOR} (prosecutors approving "
+                f"trips at county / local level), passwords in {folder}/prosecutor.password "
+                f"and {folder}/local-prosecutor.password",
+                f"  alerts        {cloud.url}/console/alerts, or the cloud's table:",
+                f'                sqlite3 {folder}/cloud.sqlite3 "SELECT raised_at, cause, '
+                'device_id, summary FROM alerts ORDER BY id"',
+                *(f"                {note}" for note in notes),
                 f"  cloud API     {cloud.url}/docs",
                 f"  gateway       {edge.metrics_url}",
                 f"  MQTT broker   {broker.url}   (each device logs in as itself; ACL on)",

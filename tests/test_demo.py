@@ -4,6 +4,7 @@ sees their site."""
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -124,6 +125,26 @@ def test_demo_runs_devices_gateway_and_cloud_and_stores_every_record(tmp_path: P
     made, stored = (int(n) for n in summary.groups())
     assert made > 100
     assert stored == made
+    # Supervision is real: the scenario's incidents of the first ten minutes are alerts
+    # of the right bracelet, with the device time of the incident.
+    assert "or as demo-prosecutor / demo-local-prosecutor" in out
+    with closing(sqlite3.connect(tmp_path / "cloud.sqlite3")) as database:
+        raised = set(database.execute("SELECT cause, device_id FROM alerts"))
+        persons = database.execute(
+            "SELECT count(*), count(term_end), count(DISTINCT measure) FROM supervised_persons"
+        ).fetchone()
+        worn = database.execute(
+            "SELECT count(*) FROM bracelet_assignments WHERE ended_at IS NULL"
+        ).fetchone()
+    assert {
+        ("strap_opened", "br-000003"),
+        ("sos", "br-000005"),
+        ("zone_entered", "br-000002"),
+        ("low_battery", "br-000006"),
+        ("term_ending", None),
+    } <= raised, raised
+    assert persons == (8, 8, 3)
+    assert worn == (8,)
     # Passwords are written to files for the user, never printed.
     for secret_file in tmp_path.glob("*.password"):
         secret = secret_file.read_text()
