@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from fieldwatch_dev.bench import alerts as alerts_bench
 from fieldwatch_dev.bench import backlog as backlog_bench
 from fieldwatch_dev.bench import chaos as chaos_bench
 from fieldwatch_dev.bench import codec as codec_bench
@@ -151,6 +152,67 @@ def chaos_command(
     if json_file is not None:
         json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("alerts")
+def alerts_command(
+    quick: Annotated[
+        bool, typer.Option(help="16 bracelets and a light background load (200 readings/s).")
+    ] = False,
+    bracelets: Annotated[
+        int | None, typer.Option(min=16, help="Simulated bracelets (default 40).")
+    ] = None,
+    background_rate: Annotated[
+        float | None,
+        typer.Option(min=1, help="Background readings/s, one a message (default 3000)."),
+    ] = None,
+    seconds: Annotated[
+        int | None, typer.Option(min=270, help="Seconds the fleet runs (default 285).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the world (and the faults).")] = None,
+    absent_after: Annotated[
+        int | None,
+        typer.Option(
+            min=60, help="The cloud's absent_after_s (default 90: over a still fix's 60)."
+        ),
+    ] = None,
+    chaos: Annotated[
+        bool, typer.Option(help="The chaos run's faults meanwhile (no background load).")
+    ] = False,
+    max_outage: Annotated[
+        float | None, typer.Option(min=1, help="--chaos: longest outage, seconds (default 12).")
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the scorecard as JSON to this file.")
+    ] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="Run in this new folder and keep it (logs, the cloud's database)."),
+    ] = None,
+) -> None:
+    """Scripted incidents through the pipeline, each alert scored against the world's truth."""
+    options = alerts_bench.quick_or_full(
+        quick,
+        bracelets=bracelets,
+        background_rate=background_rate,
+        seconds=seconds,
+        seed=seed,
+        absent_after_s=absent_after,
+        chaos=chaos,
+        max_outage_s=max_outage,
+    )
+    if keep is not None:
+        keep.mkdir(parents=True)
+        report = alerts_bench.run_alerts(options, keep.resolve(), say=typer.echo)
+    else:
+        with tempfile.TemporaryDirectory(prefix="fieldwatch-alerts-") as folder:
+            report = alerts_bench.run_alerts(options, Path(folder), say=typer.echo)
+    for line in alerts_bench.summary_lines(report):
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    if not report.passed:
         raise typer.Exit(1)
 
 
