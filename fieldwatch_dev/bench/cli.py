@@ -18,6 +18,7 @@ from fieldwatch_dev.bench import ingest as ingest_bench
 from fieldwatch_dev.bench import loadgen
 from fieldwatch_dev.bench import pipeline as pipeline_bench
 from fieldwatch_dev.bench import rules as rules_bench
+from fieldwatch_dev.bench import rules_pipeline as rules_pipeline_bench
 from fieldwatch_dev.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
 from fieldwatch_dev.local import MosquittoServer
 
@@ -38,7 +39,11 @@ def codec_command(
 @app.command("rules")
 def rules_command(
     part: Annotated[
-        rules_bench.Part, typer.Option(help="What to measure: zones (the zone checks alone).")
+        rules_bench.Part,
+        typer.Option(
+            help="What to measure: zones (the zone checks alone) or pipeline (the whole "
+            "pipeline with the rules off and on)."
+        ),
     ] = "zones",
     persons: Annotated[int, typer.Option(min=1, help="Supervised persons, 5 zones each.")] = 300,
     fixes: Annotated[int, typer.Option(min=1, help="Fixes per round.")] = 400_000,
@@ -46,7 +51,10 @@ def rules_command(
         int, typer.Option(min=1, help="Fixes per batch, as ingest hands them.")
     ] = 2000,
     chunk: Annotated[int, typer.Option(min=1, help="Fixes per big chunk.")] = 100_000,
-    rounds: Annotated[int, typer.Option(min=1, help="Rounds; the median is reported.")] = 5,
+    rounds: Annotated[
+        int | None,
+        typer.Option(min=1, help="Rounds; the median is reported (zones 5, pipeline 3)."),
+    ] = None,
     core_fixes: Annotated[
         int, typer.Option(min=1, help="Fixes through core's pure-Python check per round.")
     ] = 20_000,
@@ -56,11 +64,25 @@ def rules_command(
     county_vertices: Annotated[int, typer.Option(min=3, help="Vertices of a county.")] = 40,
     seed: Annotated[int, typer.Option(help="Seed of the zones and fixes.")] = 1,
     pin: Annotated[bool, typer.Option(help="Pin the timings to one CPU (Linux).")] = False,
+    quick: Annotated[
+        bool, typer.Option(help="pipeline: 4 persons, one round of two 4 s steps (about 90 s).")
+    ] = False,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            help="pipeline: offered loads, readings/s, comma-separated; the first "
+            "is the reference step, then the climb."
+        ),
+    ] = None,
+    step_seconds: Annotated[
+        float | None, typer.Option(min=1, help="pipeline: seconds per step.")
+    ] = None,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON to this file.")
     ] = None,
 ) -> None:
-    """Supervision's rules: fixes/s through the zone checks, cloud and core (one core).
+    """Supervision's rules: fixes/s through the zone checks, cloud and core (one core), or
+    the whole pipeline's sustained rate with the rules off and on, in one run.
 
     One part a run (--part); the JSON report holds it under its name."""
     options = rules_bench.ZoneCheckOptions(
@@ -68,7 +90,7 @@ def rules_command(
         fixes=fixes,
         batch=batch,
         chunk=chunk,
-        rounds=rounds,
+        rounds=rounds or 5,
         core_fixes=core_fixes,
         baseline_fixes=baseline_fixes,
         county_vertices=county_vertices,
@@ -81,8 +103,32 @@ def rules_command(
         for line in rules_bench.summary_lines(report):
             typer.echo(line)
         results["zones"] = report.to_json()
+    ran = True
+    if part == "pipeline":
+        base = (
+            rules_pipeline_bench.RulesPipelineOptions.quick()
+            if quick
+            else rules_pipeline_bench.RulesPipelineOptions.full()
+        )
+        pipeline_options = dataclasses.replace(
+            base,
+            steps=_rates(steps) or base.steps,
+            step_seconds=step_seconds or base.step_seconds,
+            rounds=rounds or base.rounds,
+            seed=seed,
+        )
+        with tempfile.TemporaryDirectory(prefix="fieldwatch-rules-") as folder:
+            pipeline = rules_pipeline_bench.run_rules_pipeline(
+                pipeline_options, Path(folder), say=typer.echo
+            )
+        for line in rules_pipeline_bench.summary_lines(pipeline):
+            typer.echo(line)
+        results["pipeline"] = pipeline.to_json()
+        ran = pipeline.rules_ran
     if json_file is not None:
         json_file.write_text(json.dumps(results, indent=2) + "\n")
+    if not ran:
+        raise typer.Exit(1)
 
 
 @app.command("ingest")

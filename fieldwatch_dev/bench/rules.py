@@ -1,4 +1,8 @@
-"""How fast supervision's rules run: ``fieldwatch bench rules --part zones``.
+"""How fast supervision's rules run: ``fieldwatch bench rules --part zones|pipeline``.
+
+``--part pipeline`` (the whole pipeline with the rules off and on, in one run) lives in
+``rules_pipeline.py``, which places its district's zones with this module's ``offset``
+and ``star``.
 
 The zone-check part (``zone_checks``) times the cloud's vectorised zone verdicts
 (cloud/supervision/geometry.py) on a district's fleet around Shanghai: every
@@ -15,8 +19,7 @@ Everything runs on one core: numpy's elementwise operations and shapely are
 single-threaded, and the report gives each rate's CPU time over its wall time
 (at most 100 % of a core) and the rate per CPU second, steadier than wall time
 on a shared machine. ``pin_cpu`` (``--pin``) also pins the process to one CPU;
-off by default, as on a busy machine a fixed CPU may be the busy one. Other parts (the pipeline with
-rules on and off) add their own function and ``--part`` value.
+off by default, as on a busy machine a fixed CPU may be the busy one.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ from numpy.typing import NDArray
 from cloud.supervision import geometry
 from core import geofence
 
-Part = Literal["zones"]
-PARTS: tuple[Part, ...] = ("zones",)
+Part = Literal["zones", "pipeline"]
+PARTS: tuple[Part, ...] = ("zones", "pipeline")
 
 SHANGHAI = (31.2304, 121.4737)
 ZONES_PER_PERSON = 5
@@ -146,14 +149,14 @@ class Fleet:
     accuracy_m: NDArray[np.float64]
 
 
-def _offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
+def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
     return (
         lat + north_m / geofence.M_PER_DEG,
         lon + east_m / (geofence.M_PER_DEG * math.cos(math.radians(lat))),
     )
 
 
-def _star(
+def star(
     rng: random.Random, lat: float, lon: float, vertices: int, low_m: float, high_m: float
 ) -> list[tuple[float, float]]:
     # Star-shaped about its centre (angles strictly increasing): never self-intersecting.
@@ -162,7 +165,7 @@ def _star(
     for k in range(vertices):
         angle = (k + rng.uniform(0.1, 0.9)) * step
         radius = rng.uniform(low_m, high_m)
-        ring.append(_offset(lat, lon, radius * math.cos(angle), radius * math.sin(angle)))
+        ring.append(offset(lat, lon, radius * math.cos(angle), radius * math.sin(angle)))
     return ring
 
 
@@ -171,17 +174,17 @@ def make_fleet(persons: int, fixes: int, seed: int = 1, county_vertices: int = 4
     rng = random.Random(seed)
     districts = []
     for _ in range(DISTRICTS):
-        lat, lon = _offset(*SHANGHAI, rng.uniform(-35e3, 35e3), rng.uniform(-30e3, 30e3))
+        lat, lon = offset(*SHANGHAI, rng.uniform(-35e3, 35e3), rng.uniform(-30e3, 30e3))
         size = rng.uniform(8e3, 20e3)
-        districts.append((lat, lon, size, _star(rng, lat, lon, county_vertices, 0.6 * size, size)))
+        districts.append((lat, lon, size, star(rng, lat, lon, county_vertices, 0.6 * size, size)))
     zones: list[geofence.Zone] = []
     centres: list[tuple[float, float, float]] = []  # per zone: lat, lon, a typical size (m)
     for _ in range(persons):
         d_lat, d_lon, size, county = districts[rng.randrange(DISTRICTS)]
-        home = _offset(d_lat, d_lon, rng.uniform(-0.4, 0.4) * size, rng.uniform(-0.4, 0.4) * size)
-        area = _offset(*home, rng.uniform(-1500, 1500), rng.uniform(-1500, 1500))
-        victim = _offset(*home, rng.uniform(-6e3, 6e3), rng.uniform(-6e3, 6e3))
-        school = _offset(*victim, rng.uniform(-1e3, 1e3), rng.uniform(-1e3, 1e3))
+        home = offset(d_lat, d_lon, rng.uniform(-0.4, 0.4) * size, rng.uniform(-0.4, 0.4) * size)
+        area = offset(*home, rng.uniform(-1500, 1500), rng.uniform(-1500, 1500))
+        victim = offset(*home, rng.uniform(-6e3, 6e3), rng.uniform(-6e3, 6e3))
+        school = offset(*victim, rng.uniform(-1e3, 1e3), rng.uniform(-1e3, 1e3))
         home_r = rng.uniform(100, 300)
         victim_r = rng.uniform(200, 500)
         area_r = rng.uniform(1000, 3000)
@@ -189,9 +192,9 @@ def make_fleet(persons: int, fixes: int, seed: int = 1, county_vertices: int = 4
         zones += [
             geofence.polygon(county),
             geofence.circle(*home, home_r),
-            geofence.polygon(_star(rng, *area, rng.randint(20, 40), 0.5 * area_r, area_r)),
+            geofence.polygon(star(rng, *area, rng.randint(20, 40), 0.5 * area_r, area_r)),
             geofence.circle(*victim, victim_r),
-            geofence.polygon(_star(rng, *school, rng.randint(8, 16), 0.5 * school_r, school_r)),
+            geofence.polygon(star(rng, *school, rng.randint(8, 16), 0.5 * school_r, school_r)),
         ]
         centres += [
             (d_lat, d_lon, size),
@@ -242,7 +245,7 @@ def _fix_near(
         lat, lon = a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
         distance = rng.uniform(0, 1500)
     angle = rng.uniform(0, 2 * math.pi)
-    return _offset(lat, lon, distance * math.cos(angle), distance * math.sin(angle))
+    return offset(lat, lon, distance * math.cos(angle), distance * math.sin(angle))
 
 
 def _accuracy(rng: random.Random) -> float:
