@@ -55,7 +55,8 @@ class BraceletIncident(_Strict):
     (travels to ``place`` over the ``travel_s`` before ``at_s``, stays ``duration_s``,
     then is home again), ``out_after_curfew`` (out of doors, walking about ``place``
     from ``at_s`` for ``duration_s``: whether that breaks a curfew is for the zones given
-    to the wearer to say), ``ignores_roll_calls``.
+    to the wearer to say), ``visit`` (indoors at ``place`` from ``at_s`` for
+    ``duration_s``: a shop, a friend's flat, on cell or Wi-Fi fixes), ``ignores_roll_calls``.
     """
 
     kind: Literal[
@@ -66,6 +67,7 @@ class BraceletIncident(_Strict):
         "exclusion_zone",
         "leave_county",
         "out_after_curfew",
+        "visit",
         "ignores_roll_calls",
     ]
     device: int = Field(ge=1)
@@ -155,7 +157,12 @@ def load_scenario(path: Path | None = None) -> Scenario:
     if scenario.start.tzinfo is None:
         raise ScenarioError(f"{path}: start needs a time zone (e.g. 2026-03-02T06:00:00+08:00)")
     for incident in scenario.bracelet_incidents:
-        needs = {"exclusion_zone": "zone", "leave_county": "place", "out_after_curfew": "place"}
+        needs = {
+            "exclusion_zone": "zone",
+            "leave_county": "place",
+            "out_after_curfew": "place",
+            "visit": "place",
+        }
         wanted = needs.get(incident.kind)
         if wanted is not None and getattr(incident, wanted) is None:
             raise ScenarioError(f"{path}: a {incident.kind} incident names its {wanted}")

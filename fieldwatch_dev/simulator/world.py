@@ -142,6 +142,9 @@ class World:
                 zone = self.scenario.zone(inc.zone or "")
                 lat, lon = self._wander(zone.lat, zone.lon, zone.radius_m / 3, elapsed)
                 speed, outdoors = int(WALK_M_S * 40), True
+            elif inc.kind == "visit" and within:
+                place = self.scenario.place(inc.place or "")
+                lat, lon, speed, outdoors = place.lat, place.lon, 0, False
             elif inc.kind == "out_after_curfew" and within:
                 place = self.scenario.place(inc.place or "")
                 lat, lon = self._wander(place.lat, place.lon, OUTING_WANDER_M, elapsed)
