@@ -164,6 +164,8 @@ def test_a_short_run_finds_the_alerts_of_the_incidents_it_scripted(tmp_path: Pat
         (13, "roll_call_missed"),
     } <= found, summary
     assert report.duplicates == 0, summary
+    # Ordinary wearers at home near the zones' edges sent coarse fixes across them.
+    assert report.coarse_at_edges, summary
     # The entry made with the radio off came with the catch-up, dated when it happened.
     entry = next(
         r for r in report.results if r.expected.device == 5 and r.expected.cause == "zone_entered"
