@@ -27,6 +27,7 @@ from cloud.supervision.causes import DEFAULT_SEVERITIES, gateway_key, person_key
 from cloud.supervision.evaluate import AlertPolicy
 from cloud.supervision.models import (
     BraceletAssignment,
+    DeviceCondition,
     RollCall,
     SupervisedPerson,
     TravelPermit,
@@ -125,7 +126,10 @@ class Checks:
         alive: dict[str, bool] = {}
         for gateway in gateways.values():
             contact = latest(gateway.last_heartbeat_at, gateway.last_batch_at)
-            alive[gateway.id] = gateway_alive(contact, self._now, s.gateway_silent_after_s)
+            # A gateway not heard from yet has the same grace from its registration.
+            alive[gateway.id] = gateway_alive(
+                contact or gateway.created_at, self._now, s.gateway_silent_after_s
+            )
         serving = {device.gateway_id for _p, _a, device in rows if device.gateway_id}
         for gateway_id in sorted(serving):
             gateway = gateways[gateway_id]
@@ -154,9 +158,18 @@ class Checks:
                 )
             else:
                 self._end(key, self._now, "the gateway is back")
+        powered_off = set(
+            self._session.scalars(
+                select(DeviceCondition.device_id).where(
+                    DeviceCondition.powered_off_boot.is_not(None)
+                )
+            )
+        )
         for person, assignment, device in rows:
             if device.gateway_id is None or not alive.get(device.gateway_id, False):
                 continue
+            if device.id in powered_off:
+                continue  # its power_off alert says why no fix comes
             last_fix = (
                 datetime.fromtimestamp(device.last_fix_ts, UTC)
                 if device.last_fix_ts is not None

@@ -179,7 +179,13 @@ class Evaluator:
         fix: rules.Fix,
     ) -> None:
         if outcome.kind == "state_changed":
-            if zone.role == "county" and outcome.explanation.get("to") == rules.INSIDE:
+            # Back from a trip is a change from outside: the first state ever known (a
+            # baseline at home, before setting off) ends no permit.
+            if (
+                zone.role == "county"
+                and outcome.explanation.get("from") == rules.OUTSIDE
+                and outcome.explanation.get("to") == rules.INSIDE
+            ):
                 self._back_in_county(person_id, outcome.happened_ts)
             return
         cause = outcome.cause
