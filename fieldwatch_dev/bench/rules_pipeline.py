@@ -660,8 +660,8 @@ def _stored(reader: InfluxReader, boot: int, since_ns: int, fallback: int) -> in
 
 
 def run_fix_step(run: _Run, rate: float, seconds: float) -> RulesStep:
-    """Offer the district's fixes at ``rate`` for ``seconds``; count what InfluxDB holds,
-    as ``steps.run_step`` does; then let the pipeline settle."""
+    """Offer the district's fixes at ``rate`` for ``seconds``; measure as ``steps.run_step``
+    does, but count the losses once the pipeline has settled."""
     options = run.options
     target = run.target()
     broker: BrokerEndpoint = target.broker
@@ -720,6 +720,9 @@ def run_fix_step(run: _Run, rate: float, seconds: float) -> RulesStep:
     finally:
         process.kill()
         probe.close()
+    # Counted once the pipeline settled: lost is what never arrived, not what came late
+    # (lateness is the probe's p99).
+    settle(run.gateway, reader, boot, since_ns, options.settle_timeout_s)
     produced = {**offered.produced, PROBE_DEVICE: len(probe.published)}
     counts = reader.seq_counts(boot, since_ns)
     result.produced = sum(produced.values())
@@ -742,7 +745,6 @@ def run_fix_step(run: _Run, rate: float, seconds: float) -> RulesStep:
     result.probe_missing = len(probe.published) - len(latencies)
     result.p50_s = quantile(latencies, 0.5)
     result.p99_s = quantile(latencies, 0.99)
-    settle(run.gateway, reader, boot, since_ns, options.settle_timeout_s)
     reader.close()
     return measured
 

@@ -1,4 +1,5 @@
-"""`fieldwatch bench rules --part zones`: its fleet and its report's shape (never its speed)."""
+"""`fieldwatch bench rules`: the zones part's fleet and report, the pipeline part's run with
+the rules off and on and its report (their shapes, never their speed)."""
 
 import json
 import os
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from core import geofence
 from fieldwatch.cli import app
 from fieldwatch_dev.bench.rules import ZONES_PER_PERSON, make_fleet, one_cpu
+from fieldwatch_dev.bench.rules_pipeline import climb_start, refine_rate
 
 
 def test_every_person_has_a_county_two_circles_and_two_more_polygons() -> None:
@@ -81,3 +83,65 @@ def test_pinning_to_one_cpu_is_undone_afterwards() -> None:
     assert os.sched_getaffinity(0) == before
     with one_cpu(False) as cpu:
         assert cpu is None
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_bench_rules_pipeline_runs_the_rules_on_and_not_off(tmp_path: Path) -> None:
+    """`--part pipeline --quick`: both modes on one stack, the report's shape, and alerts
+    raised with the rules on and none with them off (never its speed)."""
+    out = tmp_path / "rules.json"
+    args = ["bench", "rules", "--part", "pipeline", "--quick", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "on / off = " in result.output
+    assert "the rules ran: yes" in result.output
+    report = json.loads(out.read_text())["pipeline"]
+    assert report["persons"] == 4
+    assert report["zones"] == 1 + 4 * (ZONES_PER_PERSON - 1)  # the county is shared
+    assert set(report["verdict_mix"]) == {
+        "county",
+        "home",
+        "victim home",
+        "victim workplace",
+        "victim's child's school",
+    }
+    # Mostly at home and in the county: few fixes outside either.
+    assert report["verdict_mix"]["county"]["inside"] > 0.5
+    assert report["verdict_mix"]["home"]["inside"] > 0.5
+    assert [(p["round"], p["rules"]) for p in report["phases"]] == [(1, False), (1, True)]
+    for phase in report["phases"]:
+        assert [s["target_per_s"] for s in phase["steps"]] == [1000.0, 3000.0]
+        for step in [phase["warmup"], *phase["steps"]]:
+            assert step["produced"] > 0
+            assert step["stored"] + step["lost"] == step["produced"]
+            assert step["unexpected"] == 0
+            assert step["cloud_cpu_s"] > 0
+    off, on = report["off"], report["on"]
+    assert off["alerts"] == {"raised": 0, "recurred": 0, "ended": 0, "evidence": 0}
+    assert on["alerts"]["raised"] + on["alerts"]["recurred"] > 0
+    assert on["alerts"]["evidence"] > 0
+    assert set(report["alerts_by_cause"]) <= {"zone_left", "zone_entered", "curfew_broken"}
+    assert report["zone_tracks"] == 4 * ZONES_PER_PERSON
+    assert report["rules_ran"] is True
+    for mode in (off, on):
+        assert len(mode["sustained_readings_per_s"]) == 1
+        assert mode["cloud_us_per_reading"] > 0
+    if off["median_sustained_readings_per_s"]:
+        expected = on["median_sustained_readings_per_s"] / off["median_sustained_readings_per_s"]
+        assert report["ratio"] == expected
+
+
+def test_the_pipeline_part_refines_between_the_last_sustained_step_and_the_next() -> None:
+    assert refine_rate([(5000, True), (7500, True), (10000, False), (12500, False)]) == 8750
+    assert refine_rate([(5000, True), (7500, False)]) == 6250
+    assert refine_rate([(5000, False), (7500, False)]) is None  # nothing sustained
+    assert refine_rate([(5000, True), (7500, True)]) is None  # nothing failed above
+
+
+def test_a_later_round_climbs_from_two_steps_below_what_its_mode_sustained() -> None:
+    climb = (7500.0, 10000.0, 12500.0, 15000.0, 17500.0)
+    assert climb_start(climb, None) == 0
+    assert climb_start(climb, 15000.0) == 1
+    assert climb_start(climb, 16250.0) == 1  # a refined rate counts as the step below it
+    assert climb_start(climb, 5000.0) == 0
