@@ -54,29 +54,55 @@ _WINDOW_WAIT_S = 0.005  # every device at its window: wait this long at most for
 _TICK_S = 0.002  # publish what is due at most this often (a few messages per wake-up)
 
 
-def fix_record(boot: int, seq: int, ts: int) -> dict[int, Any]:
-    """One GNSS location fix as the contract's CBOR map (small integer keys)."""
-    return {
+def fix_record(
+    boot: int,
+    seq: int,
+    ts: int,
+    lat_e7: int | None = None,
+    lon_e7: int | None = None,
+    accuracy_m: int = 8,
+    source: int = c.FIX_GNSS,
+) -> dict[int, Any]:
+    """One location fix as the contract's CBOR map (small integer keys); by default a GNSS
+    fix moving about one place, the generator's own."""
+    record = {
         c.K_VERSION: c.SCHEMA_VERSION,
         c.K_KIND: c.LOCATION_FIX,
         c.K_BOOT: boot,
         c.K_SEQ: seq,
         c.K_TS: ts,
-        10: _BASE_LAT_E7 + seq % 10_000,
-        11: _BASE_LON_E7 - seq % 7_000,
-        12: 8,
-        13: c.FIX_GNSS,
-        14: 120,
+        10: _BASE_LAT_E7 + seq % 10_000 if lat_e7 is None else lat_e7,
+        11: _BASE_LON_E7 - seq % 7_000 if lon_e7 is None else lon_e7,
+        12: accuracy_m,
+        13: source,
     }
+    if lat_e7 is None:
+        record[14] = 120  # the generator's own fixes carry a speed
+    return record
+
+
+def pack_records(boot: int, items: Sequence[dict[int, Any]]) -> tuple[str, bytes]:
+    """(topic suffix, payload) of records: one on ``up/telemetry``, more in a batch."""
+    if len(items) == 1:
+        return "up/telemetry", cbor2.dumps(items[0], canonical=True)
+    batch = {c.K_VERSION: c.SCHEMA_VERSION, c.K_KIND: c.BATCH, c.K_BOOT: boot, 10: list(items)}
+    return "up/batch", cbor2.dumps(batch, canonical=True)
 
 
 def encode_records(boot: int, first_seq: int, count: int, ts: int) -> tuple[str, bytes]:
     """(topic suffix, payload) of ``count`` fixes from ``first_seq``: a batch if more than one."""
-    if count == 1:
-        return "up/telemetry", cbor2.dumps(fix_record(boot, first_seq, ts), canonical=True)
-    items = [fix_record(boot, seq, ts) for seq in range(first_seq, first_seq + count)]
-    batch = {c.K_VERSION: c.SCHEMA_VERSION, c.K_KIND: c.BATCH, c.K_BOOT: boot, 10: items}
-    return "up/batch", cbor2.dumps(batch, canonical=True)
+    return pack_records(
+        boot, [fix_record(boot, s, ts) for s in range(first_seq, first_seq + count)]
+    )
+
+
+class RecordSource(Protocol):
+    """What a device publishes, when a bench wants its own fixes (picklable: it travels to
+    the generator's process)."""
+
+    def encode(
+        self, device_index: int, boot: int, first_seq: int, count: int, ts: int
+    ) -> tuple[str, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,8 @@ class LoadSpec:
     # deployment's ACL (provisioning.broker_acl) wants. Takes the place of username/password.
     device_passwords: Mapping[str, str] | None = None
     client: Client = "raw"
+    # What each device publishes (None: ``encode_records``, one place, GNSS).
+    source: RecordSource | None = None
 
     def login(self, device_id: str) -> tuple[str | None, str | None]:
         """(username, password) the device connects with; (None, None) is anonymous."""
@@ -313,6 +341,7 @@ def _generate(fleet: _Fleet[_D], spec: LoadSpec, on_connected: Callable[[], None
     per_message = spec.records_per_message
     messages_per_s = spec.readings_per_s / per_message
     window = spec.window
+    source = spec.source
     cpu_started = _cpu_s()
     started = time.monotonic()
     result.started_at = time.time()
@@ -326,13 +355,18 @@ def _generate(fleet: _Fleet[_D], spec: LoadSpec, on_connected: Callable[[], None
         published = 0
         if due > 0:
             for _ in range(len(devices)):
-                device = devices[turn % len(devices)]
+                index = turn % len(devices)
+                device = devices[index]
                 turn += 1
                 if device.sent - device.acked >= window:
                     continue
-                suffix, payload = encode_records(
-                    spec.boot, device.next_seq, per_message, int(time.time())
-                )
+                ts = int(time.time())
+                if source is None:
+                    suffix, payload = encode_records(spec.boot, device.next_seq, per_message, ts)
+                else:
+                    suffix, payload = source.encode(
+                        index, spec.boot, device.next_seq, per_message, ts
+                    )
                 if not fleet.publish(device, suffix, payload, per_message):
                     continue
                 result.messages += 1

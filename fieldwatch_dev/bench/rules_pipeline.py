@@ -26,7 +26,7 @@ the position drawn about the true one with that spread.
 The load is the pipeline bench's (``steps.py``): QoS 1, 100 fixes a contract batch, each
 device its own connection, a probe (not worn) timing publish -> queryable, losses counted
 from InfluxDB; a step is sustained as there (zero loss, p99 < 2 s, >= 90 % of the asked
-load offered). Its fixes are this module's (``FixLoad``): the load generator's own fixes
+load offered). Its fixes are this module's (``DistrictFixes``, a ``loadgen.RecordSource``): the load generator's own fixes
 all sit at one place with one accuracy. Each phase runs a warm-up (not counted), the
 reference step (the first rate: the cloud's CPU per reading is compared there), then
 climbs until two steps in a row are not sustained, and tries once more halfway between the
@@ -38,10 +38,7 @@ gateway's buffer empty, InfluxDB's count still), so no step inherits a backlog.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import random
-import resource
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,9 +46,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import cbor2
 import numpy as np
 from sqlalchemy import func, select
 
@@ -65,22 +60,16 @@ from cloud.supervision.rules import INSIDE, OUTSIDE
 from cloud.supervision.zones import core_zone
 from core import contract as c
 from core import geofence
-from fieldwatch_dev.bench.endpoints import BrokerEndpoint
 from fieldwatch_dev.bench.influx import InfluxQueryError, InfluxReader
-from fieldwatch_dev.bench.loadgen import LoadError, LoadResult
+from fieldwatch_dev.bench.loadgen import fix_record, pack_records
 from fieldwatch_dev.bench.pipeline import step_devices
-from fieldwatch_dev.bench.rawmqtt import PublisherError, RawFleet
 from fieldwatch_dev.bench.rules import offset, star
 from fieldwatch_dev.bench.stack import Stack
 from fieldwatch_dev.bench.steps import (
     PROBE_DEVICE,
-    SAMPLE_EVERY_S,
-    STALL_S,
-    LatencyProbe,
     StepResult,
     Target,
-    quantile,
-    rss_mib,
+    run_step,
 )
 from fieldwatch_dev.local.fieldwatch_parts import CloudServer, EdgeGateway
 
@@ -327,7 +316,11 @@ def _accuracy_and_source(rng: random.Random) -> tuple[int, int]:
     return rng.randint(200, 500), c.FIX_CELL
 
 
-def fix_table(place: Place, seed: int, size: int = _TABLE_SIZE) -> list[tuple[int, int, int, int]]:
+# (lat_e7, lon_e7, accuracy_m, source) of a place's fixes, taken in turn by seq.
+FixTable = list[tuple[int, int, int, int]]
+
+
+def fix_table(place: Place, seed: int, size: int = _TABLE_SIZE) -> FixTable:
     """``size`` fixes (lat e7, lon e7, accuracy m, source) of someone about ``place``: the
     true position anywhere within its spread, the reported one off it by about its
     accuracy (a normal error of half the accuracy on each axis)."""
@@ -344,9 +337,7 @@ def fix_table(place: Place, seed: int, size: int = _TABLE_SIZE) -> list[tuple[in
     return table
 
 
-def _tables(
-    plan: Plan, seed: int, index: int
-) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]] | None]:
+def _tables(plan: Plan, seed: int, index: int) -> tuple[FixTable, FixTable | None]:
     home = fix_table(plan.home, seed * 10_000 + 2 * index)
     away = None if plan.away is None else fix_table(plan.away, seed * 10_000 + 2 * index + 1)
     return home, away
@@ -410,185 +401,34 @@ def register_persons(
 # --- the load: the district's fixes -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FixLoad:
-    """What the generator's process publishes: each plan's device, its fixes, paced."""
+@dataclass
+class DistrictFixes:
+    """The district's fixes as the load generator publishes them (``loadgen.RecordSource``):
+    device ``i`` is ``plans[i]``, at home or away as its plan says at the publish time, each
+    fix taken from that place's table by seq. Picklable; the tables are drawn in the
+    generator's process, on first use."""
 
-    host: str
-    port: int
     plans: tuple[Plan, ...]
-    boot: int
-    readings_per_s: float
-    records_per_message: int
-    duration_s: float
     seed: int
-    window: int = 16
-    ack_timeout_s: float = 60.0
-    username: str | None = None
-    password: str | None = None
+    _tables: list[tuple[FixTable, FixTable | None]] = field(default_factory=list, repr=False)
 
-
-def encode_fixes(
-    boot: int, first_seq: int, count: int, ts: int, table: Sequence[tuple[int, int, int, int]]
-) -> tuple[str, bytes]:
-    """(topic suffix, payload) of ``count`` fixes from ``first_seq``, taken from ``table`` by
-    seq; a contract batch if more than one (canonical CBOR, as ``loadgen`` encodes)."""
-    size = len(table)
-    items = []
-    for seq in range(first_seq, first_seq + count):
-        lat_e7, lon_e7, accuracy, source = table[seq % size]
-        items.append(
-            {
-                c.K_VERSION: c.SCHEMA_VERSION,
-                c.K_KIND: c.LOCATION_FIX,
-                c.K_BOOT: boot,
-                c.K_SEQ: seq,
-                c.K_TS: ts,
-                10: lat_e7,
-                11: lon_e7,
-                12: accuracy,
-                13: source,
-            }
-        )
-    if count == 1:
-        return "up/telemetry", cbor2.dumps(items[0], canonical=True)
-    batch = {c.K_VERSION: c.SCHEMA_VERSION, c.K_KIND: c.BATCH, c.K_BOOT: boot, 10: items}
-    return "up/batch", cbor2.dumps(batch, canonical=True)
-
-
-def _own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def generate_fixes(load: FixLoad, on_connected: Callable[[], None] = lambda: None) -> LoadResult:
-    """Publish the plans' fixes at the asked rate for the asked time; wait for every PUBACK.
-
-    The pacing is ``loadgen``'s: round-robin over the devices, at most ``window``
-    publishes awaiting PUBACK each, the broker setting the pace when all are at it.
-    """
-    tables = [_tables(plan, load.seed, i) for i, plan in enumerate(load.plans)]
-    login = (load.username, load.password if load.username is not None else None)
-    fleet = RawFleet([p.device_id for p in load.plans], load.window, lambda _device: login)
-    result = LoadResult()
-    try:
-        fleet.connect(load.host, load.port, 30.0)
-        on_connected()
-        devices = fleet.devices
-        per_message = load.records_per_message
-        messages_per_s = load.readings_per_s / per_message
-        cpu_started = _own_cpu_s()
-        started = time.monotonic()
-        result.started_at = time.time()
-        turn = 0
-        while True:
-            elapsed = time.monotonic() - started
-            if elapsed >= load.duration_s:
-                break
-            due = int(elapsed * messages_per_s) + 1 - result.messages
-            published = 0
-            if due > 0:
-                ts = int(time.time())
-                for _ in range(len(devices)):
-                    index = turn % len(devices)
-                    turn += 1
-                    device = devices[index]
-                    if len(device.in_flight) >= load.window:
-                        continue
-                    home, away = tables[index]
-                    table = away if away is not None and load.plans[index].away_at(ts) else home
-                    suffix, payload = encode_fixes(
-                        load.boot, device.next_seq, per_message, ts, table
-                    )
-                    if not fleet.publish(device, suffix, payload, per_message):
-                        continue
-                    result.messages += 1
-                    published += 1
-                    if published >= due:
-                        break
-            if published < due:
-                fleet.pump(_WINDOW_WAIT_S)
-            else:
-                next_due = started + result.messages / messages_per_s
-                time.sleep(max(_TICK_S, next_due - time.monotonic()))
-                fleet.pump(0)
-        result.publish_s = time.monotonic() - started
-        deadline = time.monotonic() + load.ack_timeout_s
-        while any(d.acked < d.sent for d in devices) and time.monotonic() < deadline:
-            fleet.pump(0.05)
-        result.cpu_s = _own_cpu_s() - cpu_started
-        result.all_acked = all(d.acked >= d.sent for d in devices)
-        result.produced = {d.device_id: d.next_seq for d in devices}
-        result.max_in_flight = max(d.max_in_flight for d in devices)
-    except PublisherError as exc:
-        raise LoadError(str(exc)) from exc
-    finally:
-        fleet.close()
-    return result
-
-
-def _child(load: FixLoad, pipe: Any) -> None:
-    try:
-        pipe.send(("ok", generate_fixes(load, lambda: pipe.send(("started", None)))))
-    except BaseException as exc:
-        pipe.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        pipe.close()
-
-
-class FixLoadProcess:
-    """``generate_fixes(load)`` in a child process, as ``loadgen.LoadProcess`` runs its own."""
-
-    def __init__(self, load: FixLoad) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_child, args=(load, sender), daemon=True)
-        self._sender = sender
-
-    def start(self) -> None:
-        self._process.start()
-        self._sender.close()
-
-    def wait_started(self, timeout_s: float = 60.0) -> None:
-        status, value = self._receive(timeout_s)
-        if status != "started":
-            raise RuntimeError(f"load generator failed: {value}")
-
-    def done(self) -> bool:
-        return self._receiver.poll(0)
-
-    def result(self, timeout_s: float) -> LoadResult:
-        status, value = self._receive(timeout_s)
-        self._process.join(10)
-        if status != "ok":
-            raise RuntimeError(f"load generator failed: {value}")
-        assert isinstance(value, LoadResult)
-        return value
-
-    def kill(self) -> None:
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(5)
-
-    def _receive(self, timeout_s: float) -> tuple[str, Any]:
-        if not self._receiver.poll(timeout_s):
-            self._process.kill()
-            raise TimeoutError("the load generator did not answer")
-        status, value = self._receiver.recv()
-        return str(status), value
+    def encode(
+        self, device_index: int, boot: int, first_seq: int, count: int, ts: int
+    ) -> tuple[str, bytes]:
+        if not self._tables:
+            self._tables = [_tables(plan, self.seed, i) for i, plan in enumerate(self.plans)]
+        home, away = self._tables[device_index]
+        away_now = away is not None and self.plans[device_index].away_at(ts)
+        table = away if away_now and away is not None else home
+        size = len(table)
+        items = []
+        for seq in range(first_seq, first_seq + count):
+            lat_e7, lon_e7, accuracy, source = table[seq % size]
+            items.append(fix_record(boot, seq, ts, lat_e7, lon_e7, accuracy, source))
+        return pack_records(boot, items)
 
 
 # --- one step ------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) so far, from /proc (0 if gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -660,93 +500,31 @@ def _stored(reader: InfluxReader, boot: int, since_ns: int, fallback: int) -> in
 
 
 def run_fix_step(run: _Run, rate: float, seconds: float) -> RulesStep:
-    """Offer the district's fixes at ``rate`` for ``seconds``; measure as ``steps.run_step``
-    does, but count the losses once the pipeline has settled."""
+    """Offer the district's fixes at ``rate`` for ``seconds``, measured by ``steps.run_step``
+    with the losses counted once the pipeline has settled."""
     options = run.options
     target = run.target()
-    broker: BrokerEndpoint = target.broker
-    boot = run.next_boot()
-    result = StepResult(rate, options.records_per_message)
-    measured = RulesStep(result)
-    load = FixLoad(
-        broker.host,
-        broker.port,
-        run.plans,
-        boot,
-        rate,
-        options.records_per_message,
-        seconds,
-        options.seed,
-        username=broker.username,
-        password=broker.password,
-    )
     reader = InfluxReader(target.influx)
-    process = FixLoadProcess(load)
-    probe = LatencyProbe(target, boot)
-    samples: list[tuple[float, int]] = []
-    since_ns = (int(time.time()) - 5) * 10**9
-    cloud_pid, gateway_pid = target.pids
 
-    def sample() -> int:
-        for pid in target.pids:
-            result.max_rss_mib[pid] = max(result.max_rss_mib.get(pid, 0.0), rss_mib(pid))
-        stored = _stored(reader, boot, since_ns, samples[-1][1] if samples else 0)
-        samples.append((time.time(), stored))
-        return stored
+    def settled(boot: int, since_ns: int) -> None:
+        settle(run.gateway, reader, boot, since_ns, options.settle_timeout_s)
 
     try:
-        process.start()
-        process.wait_started()
-        cloud_cpu, gateway_cpu = cpu_seconds(cloud_pid), cpu_seconds(gateway_pid)
-        probe.start()
-        while not process.done():
-            sample()
-            time.sleep(SAMPLE_EVERY_S)
-        offered = process.result(30.0)
-        probe.stop_publishing()
-        expected = offered.records + len(probe.published)
-        deadline = time.monotonic() + options.drain_timeout_s
-        while time.monotonic() < deadline:
-            stored = sample()
-            if stored >= expected:
-                break
-            recent = [count for t, count in samples if t >= time.time() - STALL_S]
-            if len(recent) > 2 and recent[0] == recent[-1] == stored:
-                break
-            time.sleep(SAMPLE_EVERY_S)
-        probe.wait_seen(min(deadline, time.monotonic() + 2.0))
-        measured.cloud_cpu_s = cpu_seconds(cloud_pid) - cloud_cpu
-        measured.gateway_cpu_s = cpu_seconds(gateway_pid) - gateway_cpu
+        result = run_step(
+            target,
+            tuple(plan.device_id for plan in run.plans),
+            run.next_boot(),
+            rate,
+            options.records_per_message,
+            seconds,
+            options.drain_timeout_s,
+            source=DistrictFixes(run.plans, options.seed),
+            before_count=settled,
+        )
     finally:
-        process.kill()
-        probe.close()
-    # Counted once the pipeline settled: lost is what never arrived, not what came late
-    # (lateness is the probe's p99).
-    settle(run.gateway, reader, boot, since_ns, options.settle_timeout_s)
-    produced = {**offered.produced, PROBE_DEVICE: len(probe.published)}
-    counts = reader.seq_counts(boot, since_ns)
-    result.produced = sum(produced.values())
-    result.all_acked = offered.all_acked
-    result.generator_cpu_s = offered.cpu_s
-    result.offered_per_s = offered.offered_per_s
-    for device_id, made in produced.items():
-        count = counts.get(device_id)
-        stored_count = 0 if count is None else count.count
-        result.stored += stored_count
-        result.lost += max(0, made - stored_count)
-        if count is not None and (count.min_seq < 0 or count.max_seq >= made):
-            result.unexpected += 1
-    final = samples[-1][1] if samples else 0
-    reached = next((t for t, count in samples if count >= final), time.time())
-    elapsed = reached - offered.started_at
-    result.stored_per_s = final / elapsed if elapsed > 0 else 0.0
-    latencies = list(probe.seen.values())
-    result.probe_samples = len(latencies)
-    result.probe_missing = len(probe.published) - len(latencies)
-    result.p50_s = quantile(latencies, 0.5)
-    result.p99_s = quantile(latencies, 0.99)
-    reader.close()
-    return measured
+        reader.close()
+    cloud_pid, gateway_pid = target.pids
+    return RulesStep(result, result.cpu_s.get(cloud_pid, 0.0), result.cpu_s.get(gateway_pid, 0.0))
 
 
 def settle(

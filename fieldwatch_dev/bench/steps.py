@@ -8,9 +8,10 @@ the stored points of the step's boot id are counted per device by sequence numbe
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -18,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from fieldwatch_dev.bench.endpoints import BrokerEndpoint, InfluxEndpoint
 from fieldwatch_dev.bench.influx import InfluxQueryError, InfluxReader
-from fieldwatch_dev.bench.loadgen import LoadProcess, LoadSpec, encode_records
+from fieldwatch_dev.bench.loadgen import LoadProcess, LoadSpec, RecordSource, encode_records
 
 PROBE_DEVICE = "br-900001"
 PROBE_INTERVAL_S = 0.1
@@ -55,6 +56,8 @@ class StepResult:
     all_acked: bool = True
     generator_cpu_s: float = 0.0  # the load generator's own CPU during the step
     max_rss_mib: dict[int, float] = field(default_factory=dict)
+    # CPU seconds of each pipeline process from the first publish until drained.
+    cpu_s: dict[int, float] = field(default_factory=dict)
 
     @property
     def sustained(self) -> bool:
@@ -95,6 +98,16 @@ def rss_mib(pid: int) -> float:
     except OSError:
         return 0.0
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far, from /proc (0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class LatencyProbe:
@@ -184,8 +197,15 @@ def run_step(
     records_per_message: int,
     duration_s: float,
     drain_timeout_s: float,
+    *,
+    source: RecordSource | None = None,
+    before_count: Callable[[int, int], None] | None = None,
 ) -> StepResult:
-    """Offer ``readings_per_s`` for ``duration_s``; count what InfluxDB holds afterwards."""
+    """Offer ``readings_per_s`` for ``duration_s``; count what InfluxDB holds afterwards.
+
+    ``source`` gives the devices' fixes (default: the generator's own); ``before_count``
+    (boot, since ns) runs once the load is drained, before losses are counted (a bench
+    that lets the pipeline settle counts what never arrived, not what came late)."""
     result = StepResult(readings_per_s, records_per_message)
     spec = LoadSpec(
         target.broker.host,
@@ -197,6 +217,7 @@ def run_step(
         duration_s,
         username=target.broker.username,
         password=target.broker.password,
+        source=source,
     )
     reader = InfluxReader(target.influx)
     load = LoadProcess(spec)
@@ -206,6 +227,7 @@ def run_step(
     try:
         load.start()
         load.wait_started()
+        cpu_before = {pid: cpu_seconds(pid) for pid in target.pids}
         probe.start()
         while not load.done():
             _sample(target, result, reader, boot, since_ns, samples)
@@ -223,9 +245,12 @@ def run_step(
                 break
             time.sleep(SAMPLE_EVERY_S)
         probe.wait_seen(min(deadline, time.monotonic() + 2.0))
+        result.cpu_s = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in target.pids}
     finally:
         load.kill()
         probe.close()
+    if before_count is not None:
+        before_count(boot, since_ns)
     produced = {**offered.produced, PROBE_DEVICE: len(probe.published)}
     counts = reader.seq_counts(boot, since_ns)
     reader.close()
