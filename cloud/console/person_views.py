@@ -24,6 +24,7 @@ from cloud.errors import InvalidRequestError
 from cloud.fleet.models import Device
 from cloud.identity.models import Role, User
 from cloud.identity.principal import Principal
+from cloud.supervision import service
 from cloud.supervision.measures import RULES, Measure
 from cloud.supervision.models import (
     BraceletAssignment,
@@ -33,7 +34,6 @@ from cloud.supervision.models import (
     TermRenewal,
     TravelPermit,
     Zone,
-    ZoneAssignment,
 )
 from cloud.supervision.policy import visible_persons
 from cloud.supervision.service import LOCAL_APPROVAL_MAX_DAYS, zone_geometry
@@ -272,13 +272,7 @@ class PersonRecord:
 
 def person_record(session: Session, person: SupervisedPerson) -> PersonRecord:
     pid = person.id
-    assignments = list(
-        session.scalars(
-            select(BraceletAssignment)
-            .where(BraceletAssignment.person_id == pid)
-            .order_by(BraceletAssignment.started_at, BraceletAssignment.id)
-        )
-    )
+    assignments = list(service.assignments_of(session, pid))
     renewals = list(
         session.scalars(
             select(TermRenewal).where(TermRenewal.person_id == pid).order_by(TermRenewal.id)
@@ -292,29 +286,9 @@ def person_record(session: Session, person: SupervisedPerson) -> PersonRecord:
             .limit(ALERTS_SHOWN)
         )
     )
-    roll_calls = list(
-        session.scalars(
-            select(RollCall)
-            .where(RollCall.person_id == pid)
-            .order_by(RollCall.id.desc())
-            .limit(ROLL_CALLS_SHOWN)
-        )
-    )
-    locates = list(
-        session.scalars(
-            select(LocateRequest)
-            .where(LocateRequest.person_id == pid)
-            .order_by(LocateRequest.id.desc())
-            .limit(LOCATES_SHOWN)
-        )
-    )
-    permits = list(
-        session.scalars(
-            select(TravelPermit)
-            .where(TravelPermit.person_id == pid)
-            .order_by(TravelPermit.requested_at.desc(), TravelPermit.id.desc())
-        )
-    )
+    roll_calls = list(service.roll_calls_of(session, pid, ROLL_CALLS_SHOWN))
+    locates = list(service.locate_requests_of(session, pid, LOCATES_SHOWN))
+    permits = list(service.permits_of(session, pid))
     zones = person_zones(session, pid)
     user_ids = {a.by_user for a in assignments} | {r.by_user for r in renewals}
     user_ids |= {p.requested_by for p in permits} | {p.decided_by for p in permits}
@@ -341,14 +315,7 @@ def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str
 
 def person_zones(session: Session, person_id: int) -> list[Zone]:
     """The zones assigned to a person, active and not, by id."""
-    return list(
-        session.scalars(
-            select(Zone)
-            .join(ZoneAssignment, ZoneAssignment.zone_id == Zone.id)
-            .where(ZoneAssignment.person_id == person_id)
-            .order_by(Zone.id)
-        )
-    )
+    return list(service.zones_of(session, person_id))
 
 
 def person_zone(session: Session, person_id: int, zone_id: int) -> Zone | None:

@@ -201,12 +201,7 @@ def roll_calls(
 ) -> list[RollCallOut]:
     _allowed(principal, "see roll calls")
     person = service.get_person(session, reference)
-    calls = session.scalars(
-        select(RollCall)
-        .where(RollCall.person_id == person.id)
-        .order_by(RollCall.id.desc())
-        .limit(200)
-    )
+    calls = service.roll_calls_of(session, person.id, 200)
     return [_roll_call_out(c) for c in calls]
 
 
@@ -230,12 +225,7 @@ def locate_requests(
 ) -> list[LocateOut]:
     _allowed(principal, "locate persons")
     person = service.get_person(session, reference)
-    requests = session.scalars(
-        select(LocateRequest)
-        .where(LocateRequest.person_id == person.id)
-        .order_by(LocateRequest.id.desc())
-        .limit(50)
-    )
+    requests = service.locate_requests_of(session, person.id, 50)
     return [_locate_out(r) for r in requests]
 
 
@@ -266,11 +256,7 @@ def request_trip(
 def trips(reference: Reference, principal: PrincipalDep, session: SessionDep) -> list[TripOut]:
     _allowed(principal, "see trips")
     person = service.get_person(session, reference)
-    permits = session.scalars(
-        select(TravelPermit)
-        .where(TravelPermit.person_id == person.id)
-        .order_by(TravelPermit.id.desc())
-    )
+    permits = service.permits_of(session, person.id)
     return [_trip_out(p) for p in permits]
 
 

@@ -206,7 +206,7 @@ def assignments_of(session: Session, person_id: int) -> Sequence[BraceletAssignm
     return session.scalars(
         select(BraceletAssignment)
         .where(BraceletAssignment.person_id == person_id)
-        .order_by(BraceletAssignment.started_at)
+        .order_by(BraceletAssignment.started_at, BraceletAssignment.id)
     ).all()
 
 
@@ -479,6 +479,35 @@ def cancel_trip(
     permit.decided_at = now
     permit.decided_by = by_user
     return permit
+
+
+def permits_of(session: Session, person_id: int) -> Sequence[TravelPermit]:
+    """A person's travel permits, newest request first."""
+    return session.scalars(
+        select(TravelPermit)
+        .where(TravelPermit.person_id == person_id)
+        .order_by(TravelPermit.requested_at.desc(), TravelPermit.id.desc())
+    ).all()
+
+
+def roll_calls_of(session: Session, person_id: int, limit: int) -> Sequence[RollCall]:
+    """A person's latest roll calls, newest first."""
+    return session.scalars(
+        select(RollCall)
+        .where(RollCall.person_id == person_id)
+        .order_by(RollCall.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def locate_requests_of(session: Session, person_id: int, limit: int) -> Sequence[LocateRequest]:
+    """A person's latest locate-now requests, newest first."""
+    return session.scalars(
+        select(LocateRequest)
+        .where(LocateRequest.person_id == person_id)
+        .order_by(LocateRequest.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def get_permit(session: Session, permit_id: int) -> TravelPermit:
