@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +39,6 @@ class AlertDraft:
     gateway_id: str | None = None
     zone_id: int | None = None
     evidence_at: datetime | None = None  # the newest record behind it (device time)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def open_alert(session: Session, subject_key: str) -> Alert | None:

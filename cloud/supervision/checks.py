@@ -329,10 +329,9 @@ class Checks:
                     RollCall.scheduled_at < start_of_day + timedelta(days=1),
                 )
             ).all()
-            if planned or service.current_assignment(self._session, person.id) is None:
-                continue
             assignment = service.current_assignment(self._session, person.id)
-            assert assignment is not None
+            if planned or assignment is None:
+                continue
             for moment in random_times(
                 person.id,
                 today,

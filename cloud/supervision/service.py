@@ -145,14 +145,6 @@ def set_roll_calls_per_day(session: Session, person: SupervisedPerson, count: in
     person.roll_calls_per_day = count
 
 
-def end_supervision(session: Session, person: SupervisedPerson, now: datetime) -> None:
-    """The measure ended: the bracelet comes off; history stays."""
-    person.status = "ended"
-    current = current_assignment(session, person.id)
-    if current is not None:
-        unassign_bracelet(session, current, now, None)
-
-
 # --- bracelets worn -------------------------------------------------------------------
 
 

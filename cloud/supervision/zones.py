@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.supervision import rules
-from cloud.supervision.geometry import ZoneShape, classify_fixes, zone_shape
+from cloud.supervision.geometry import ZoneShape, zone_shape
 from cloud.supervision.models import Zone, ZoneAssignment
 from core import geofence
 from core import schedule as weekly
@@ -52,9 +51,6 @@ class LoadedZone:
     schedule_text: str
     windows: tuple[weekly.Window, ...]
     shape: ZoneShape
-
-    def classify(self, lat: np.ndarray, lon: np.ndarray, accuracy_m: np.ndarray) -> np.ndarray:
-        return classify_fixes(self.shape, lat, lon, accuracy_m)
 
     def distance(self, fix: rules.Fix) -> rules.EdgeDistance:
         zone = self.shape.zone
