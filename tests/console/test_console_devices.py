@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -374,7 +374,7 @@ def test_a_track_is_broken_where_readings_are_missing_and_marks_the_late_fix(
 
     # A period of its own, in the console's time zone: the small hours of yesterday hold nothing.
     start = page.get_by_label("Start", exact=True).input_value()
-    day = start[:10]
+    day = (date.fromisoformat(start[:10]) - timedelta(days=1)).isoformat()
     page.get_by_label("Start", exact=True).fill(f"{day}T00:00")
     page.get_by_label("End", exact=True).fill(f"{day}T06:00")
     page.get_by_role("button", name="Show the track").click()
