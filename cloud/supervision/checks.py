@@ -356,7 +356,13 @@ class Checks:
     # --- trips ------------------------------------------------------------------------
 
     def trips(self) -> None:
-        """Not back in the county when the permit ends (and its grace): a violation."""
+        """Not back in the county when the permit ends (and its grace): a violation.
+
+        The rules raise it from a sure fix outside after the end (``rules._overdue``);
+        this check raises it when nothing has come since the end, the last sure fixes
+        showing the person away. Fixes since the end that decide nothing (coarse ones
+        across the county's edge, indoors at home) raise nothing: like every violation,
+        an overdue trip starts only on a sure fix or on silence."""
         grace = timedelta(seconds=self._settings.trip_grace_s)
         permits = self._session.scalars(
             select(TravelPermit).where(
@@ -373,6 +379,8 @@ class Checks:
                 permit.status = "returned"
                 permit.returned_at = datetime.fromtimestamp(since, UTC)
                 continue
+            if self._heard_since(permit.person_id, permit.ends_at):
+                continue  # the rules judge the fixes that came; none showed the person away
             permit.status = "overdue"
             person = self._session.get(SupervisedPerson, permit.person_id)
             name = person.name if person is not None else str(permit.person_id)
@@ -392,12 +400,24 @@ class Checks:
                             "ends_at": permit.ends_at,
                         },
                         "county_state": "inside" if inside else "not inside",
-                        "decision": "the permit ended and no sure fix shows the person back "
-                        "in the county",
+                        "decision": "the permit ended, the last sure fixes showed the person "
+                        "away, and no fix has come since",
                     },
                     person_id=permit.person_id,
                 )
             )
+
+    def _heard_since(self, person_id: int, moment: datetime) -> bool:
+        """Whether the bracelet the person wears has sent a fix taken after ``moment``."""
+        assignment = service.current_assignment(self._session, person_id)
+        if assignment is None:
+            return False
+        device = self._session.get(Device, assignment.device_id)
+        return (
+            device is not None
+            and device.last_fix_ts is not None
+            and device.last_fix_ts >= moment.timestamp()
+        )
 
     def _county_state(self, person_id: int) -> tuple[bool, int | None]:
         rows = self._session.execute(

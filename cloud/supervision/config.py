@@ -21,6 +21,7 @@ def alert_policy(settings: CloudSettings) -> AlertPolicy:
         severities=severities,
         low_battery_pct=settings.low_battery_pct,
         battery_recovered_pct=min(100, settings.low_battery_pct + 10),
+        trip_grace_s=settings.trip_grace_s,
     )
 
 

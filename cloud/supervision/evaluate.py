@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.alerts import service as alerts
@@ -50,6 +50,7 @@ class AlertPolicy:
     severities: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
     low_battery_pct: int = 20
     battery_recovered_pct: int = 30
+    trip_grace_s: int = 900
 
 
 @dataclass
@@ -150,7 +151,10 @@ class Evaluator:
         self.report.zone_checks += len(fixes) * len(zones)
         sows = [local_sow(f.ts, self._tz) for f in fixes]
         zone_rules = [
-            zone.rule_for(permits.get(person_id, ()) if zone.role == "county" else ())
+            zone.rule_for(
+                permits.get(person_id, ()) if zone.role == "county" else (),
+                self._policy.trip_grace_s,
+            )
             for zone in zones
         ]
         states = [_track_of(tracks.get((person_id, z.zone_id)), device_id) for z in zones]
@@ -187,6 +191,9 @@ class Evaluator:
                 and outcome.explanation.get("to") == rules.INSIDE
             ):
                 self._back_in_county(person_id, outcome.happened_ts)
+            return
+        if outcome.kind == "trip_overdue":
+            self._trip_overdue(person_id, device_id, outcome, fix)
             return
         cause = outcome.cause
         if cause is None:
@@ -250,6 +257,33 @@ class Evaluator:
                 first = min(fresh, key=lambda f: (f.boot, f.seq))
                 request.located_at = utc(first.ts)
                 request.fix_json = json.dumps(_fix_json(first))
+
+    def _trip_overdue(
+        self, person_id: int, device_id: str, outcome: rules.Outcome, fix: rules.Fix
+    ) -> None:
+        """Away after the permit's end: the same alert the trips check raises for a
+        bracelet gone silent (one subject), raised once and updated while it lasts."""
+        key = person_key(person_id, "trip_overdue")
+        permit = self._session.get(TravelPermit, outcome.explanation["permit"]["id"])
+        destination = permit.destination if permit is not None else "a trip"
+        if permit is not None and permit.status == "approved":
+            permit.status = "overdue"
+        draft = alerts.AlertDraft(
+            subject_key=key,
+            cause="trip_overdue",
+            severity=self._severity("trip_overdue"),
+            summary=f"{self._name(person_id)} is not back from {destination}",
+            happened_at=utc(outcome.happened_ts),
+            explanation=outcome.explanation,
+            person_id=person_id,
+            device_id=device_id,
+            evidence_at=utc(fix.ts),
+        )
+        if key in self._continuing or alerts.open_alert(self._session, key) is not None:
+            _earlier, count = self._continuing.get(key, (draft, 0))
+            self._continuing[key] = (draft, count + 1)
+        else:
+            self._raise(draft)
 
     def _back_in_county(self, person_id: int, ts: int) -> None:
         for permit in self._session.scalars(
@@ -476,7 +510,8 @@ class Evaluator:
     def _suspensions(
         self, persons: Iterable[int], span: Sequence[int]
     ) -> dict[int, list[tuple[int, int, int]]]:
-        """Approved permits' windows overlapping the batch's fixes, by person."""
+        """Permits' windows by person: those overlapping the batch's fixes, and those not
+        yet returned from (a person away after the end left under them)."""
         out: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         wanted = sorted(set(persons))
         if not wanted:
@@ -484,9 +519,11 @@ class Evaluator:
         for permit in self._session.scalars(
             select(TravelPermit).where(
                 TravelPermit.person_id.in_(wanted),
-                TravelPermit.status.in_(("approved", "overdue", "returned")),
                 TravelPermit.starts_at <= utc(max(span)),
-                TravelPermit.ends_at >= utc(min(span)),
+                or_(
+                    TravelPermit.status.in_(("approved", "overdue")),
+                    (TravelPermit.status == "returned") & (TravelPermit.ends_at >= utc(min(span))),
+                ),
             )
         ):
             end = permit.returned_at if permit.returned_at is not None else permit.ends_at

@@ -77,6 +77,8 @@ class ZoneRule:
     schedule_text: str = ""
     # Travel permits' windows (start ts, end ts) during which a county zone is off.
     suspended: Sequence[tuple[int, int, int]] = ()  # (start ts, end ts, permit id)
+    # How long after a permit's end a person who left under it may still be away.
+    trip_grace_s: int = 0
 
     @property
     def cause(self) -> str | None:
@@ -95,6 +97,15 @@ class ZoneRule:
         for start, end, permit_id in self.suspended:
             if start <= ts < end:
                 return permit_id
+        return None
+
+    def trip_of(self, track: Track) -> tuple[int, int, int] | None:
+        """The permit under which a person outside this county zone left, if they did."""
+        if self.role != "county" or track.state != OUTSIDE or track.since_ts is None:
+            return None
+        for window in self.suspended:
+            if window[0] <= track.since_ts < window[1]:
+                return window
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -127,7 +138,8 @@ class Track:
 class Outcome:
     """What one fix decided for one zone, for the alerts."""
 
-    kind: str  # violation_started | violation_continues | violation_ended | state_changed
+    # violation_started | violation_continues | violation_ended | state_changed | trip_overdue
+    kind: str
     zone_id: int
     cause: str | None
     happened_ts: int
@@ -239,6 +251,9 @@ def _violation(
         return False, None
     scheduled = weekly.active(list(rule.windows), local_sow)
     permit = rule.suspension_at(fix.ts)
+    trip = rule.trip_of(track) if permit is None else None
+    if trip is not None and track.violating_since_ts is None:
+        return False, _overdue(rule, trip, track, fix, verdict, distance)
     violating = scheduled and permit is None and rule.bad(track.state)
     if violating:
         if track.violating_since_ts is not None:
@@ -287,6 +302,32 @@ def _violation(
         ended,
         {"rule": rule.describe(), "fixes": [fix.evidence(verdict, distance)], "decision": why},
     )
+
+
+def _overdue(
+    rule: ZoneRule,
+    trip: tuple[int, int, int],
+    track: Track,
+    fix: Fix,
+    verdict: int,
+    distance: EdgeDistance | None,
+) -> Outcome | None:
+    """Away after a permit's end: not a zone left (the permit allowed the leaving) but a
+    trip overdue, shown, like any violation, only by a sure fix outside once the permit
+    and its grace are over. Coarse fixes near home after a trip decide nothing."""
+    _start, end, permit_id = trip
+    if fix.ts < end + rule.trip_grace_s or verdict != geofence.OUTSIDE:
+        return None
+    explanation = {
+        "rule": {**rule.describe(), "cause": "trip_overdue", "grace_s": rule.trip_grace_s},
+        "permit": {"id": permit_id, "ends_ts": end},
+        "state": OUTSIDE,
+        "state_since_ts": track.since_ts,
+        "fixes": [fix.evidence(verdict, distance)],
+        "decision": f"left under travel permit {permit_id} and surely outside "
+        f"{rule.name!r} after it ended (grace {rule.trip_grace_s} s)",
+    }
+    return Outcome("trip_overdue", rule.zone_id, "trip_overdue", end, explanation)
 
 
 def _decision_text(rule: ZoneRule, state: str, since: int, window_opened: int | None) -> str:

@@ -56,7 +56,9 @@ class LoadedZone:
         zone = self.shape.zone
         return lambda: geofence.signed_distance_m(zone, fix.lat, fix.lon)
 
-    def rule_for(self, suspended: Sequence[tuple[int, int, int]]) -> rules.ZoneRule:
+    def rule_for(
+        self, suspended: Sequence[tuple[int, int, int]], trip_grace_s: int = 0
+    ) -> rules.ZoneRule:
         return rules.ZoneRule(
             self.zone_id,
             self.name,
@@ -66,6 +68,7 @@ class LoadedZone:
             self.windows,
             self.schedule_text,
             tuple(suspended),
+            trip_grace_s,
         )
 
 

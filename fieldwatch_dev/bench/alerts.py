@@ -1422,6 +1422,20 @@ def _timing(
             decided, device_clock = report.ts, True
         else:
             decided = scheduler
+    elif item.cause == "trip_overdue":
+        # The rules decide it on the first sure fix outside the county once the permit and
+        # its grace are over; the scheduler, at that moment, only for a silent bracelet.
+        county = next((z for z in plan.zones[item.device] if z.role == "county"), None)
+        due = item.event_ts + item.deadline_s
+        away = next(
+            (f for f in own if county is not None and f.ts >= due and _sure(county, f) is False),
+            None,
+        )
+        if away is not None:
+            decided, device_clock = away.ts, True
+            result.notes.append(f"decided by the sure fix outside at t+{away.ts - start} s")
+        else:
+            decided = due
     else:
         decided = item.event_ts + item.deadline_s
     if decided is not None:

@@ -352,6 +352,85 @@ def test_travel_rules_levels_and_an_overdue_trip(cloud: Cloud) -> None:
         assert supervision.get_permit(session, short.id).status == "returned"
 
 
+def _county_and_permit(cloud: Cloud, hours: int = 6) -> tuple[int, int]:
+    """A 5 km county around home and an approved permit from now for ``hours``."""
+    now = cloud.clock()
+    with database(cloud) as session:
+        person = supervision.get_person(session, "case-2026-001")
+        county = supervision.add_zone(
+            session,
+            supervision.ZoneInput(
+                "county",
+                "inclusion",
+                "circle",
+                {"lat": HOME_LAT, "lon": HOME_LON, "radius_m": 5000},
+                role="county",
+                dwell_s=0,
+            ),
+            None,
+            now,
+        )
+        supervision.assign_zone(session, county, person)
+        permit = supervision.request_trip(
+            session, person, "Hangzhou", now, now + timedelta(hours=hours), None, now
+        )
+        supervision.decide_trip(session, permit, True, "local", None, now)
+        return permit.id, int(permit.ends_at.timestamp())
+
+
+def test_a_trip_that_ends_with_the_wearer_away_is_one_trip_overdue_not_a_zone_left(
+    cloud: Cloud,
+) -> None:
+    permit_id, end = _county_and_permit(cloud)
+    start = int(cloud.clock().timestamp())
+    send(cloud, [fix_at(i, start + 600 * i, 20_000) for i in range(3)])  # away, as allowed
+    cloud.clock.advance(end - start + 2000)
+    # Still away after the end, within the grace (900 s): nothing yet.
+    send(cloud, [fix_at(10, end + 300, 20_000), fix_at(11, end + 600, 20_000)])
+    assert all_alerts(cloud) == []
+    # Past the grace, a sure fix away: one trip_overdue, dated the permit's end; no zone_left.
+    send(cloud, [fix_at(12, end + 901, 20_000), fix_at(13, end + 1200, 19_000)])
+    send(cloud, [fix_at(14, end + 1500, 18_000)])
+    found = all_alerts(cloud)
+    assert [a.cause for a in found] == ["trip_overdue"]
+    overdue = found[0]
+    assert overdue.happened_at == datetime.fromtimestamp(end, UTC)
+    assert overdue.occurrences == 3
+    assert "not back from Hangzhou" in overdue.summary
+    explanation = alerts.explanation_of(overdue)
+    assert explanation["permit"]["id"] == permit_id
+    assert explanation["fixes"][0]["verdict"] == "outside"
+    with database(cloud) as session:
+        assert supervision.get_permit(session, permit_id).status == "overdue"
+    # The scheduler's own check raises no second one.
+    scheduler(cloud, "replica-a", trip_grace_s=900).tick()
+    assert [a.cause for a in all_alerts(cloud)] == ["trip_overdue"]
+    # Back: the cause ends, the permit is returned.
+    send(cloud, [fix_at(20 + i, end + 1800 + 10 * i, 100) for i in range(2)])
+    overdue = all_alerts(cloud)[0]
+    assert overdue.cause_ended_at is not None
+    with database(cloud) as session:
+        assert supervision.get_permit(session, permit_id).status == "returned"
+
+
+def test_coarse_fixes_back_near_the_county_edge_raise_no_overdue_trip(cloud: Cloud) -> None:
+    permit_id, end = _county_and_permit(cloud)
+    start = int(cloud.clock().timestamp())
+    send(cloud, [fix_at(i, start + 600 * i, 20_000) for i in range(3)])  # away
+    cloud.clock.advance(end - start + 2000)
+    # Home before the end, indoors, 300 m inside the county's edge on Wi-Fi (500 m): every
+    # fix undecided for the county, so none shows the return, and none shows the person away.
+    wifi = [
+        LocationFix(1, 10 + i, end - 600 + 400 * i, *north_of_home(4_700), 500, c.FIX_WIFI)
+        for i in range(6)
+    ]
+    send(cloud, wifi)
+    scheduler(cloud, "replica-a", trip_grace_s=900).tick()
+    assert all_alerts(cloud) == []
+    with database(cloud) as session:
+        assert supervision.get_permit(session, permit_id).status == "approved"
+
+
 def test_a_term_is_reminded_before_it_ends_and_monitoring_past_it_is_an_alert(cloud: Cloud) -> None:
     from cloud.supervision.measures import Measure
 

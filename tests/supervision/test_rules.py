@@ -112,9 +112,41 @@ def test_a_travel_permit_suspends_a_county_zone_for_its_window() -> None:
     )
     track, outcomes = run(county, [IN, OUT, OUT, OUT], every_s=60)  # 1_000_000 .. 180: permit
     assert not [o for o in outcomes if o.kind.startswith("violation")]
+    # Still away after the permit: it allowed the leaving, so this is a trip overdue (dated
+    # the permit's end), not a zone left.
     after = rules.Fix(1, 10, 1_000_400, 31.2, 121.5, 10, "gnss")
     found, _ = rules.step(track, county, after, OUT, MONDAY_NOON + 400)
-    assert kinds(found) == ["violation_started"]
+    assert kinds(found) == ["trip_overdue"]
+    assert (found[0].cause, found[0].happened_ts) == ("trip_overdue", 1_000_300)
+    assert found[0].explanation["permit"]["id"] == 9
+
+
+def test_an_overdue_trip_waits_for_the_grace_and_a_sure_fix_away() -> None:
+    county = rules.ZoneRule(
+        4,
+        "county",
+        "inclusion",
+        "county",
+        dwell_s=0,
+        suspended=((1_000_000, 1_000_300, 9),),
+        trip_grace_s=600,
+    )
+    track, _ = run(county, [IN, OUT, OUT, OUT], every_s=60)
+    within = rules.Fix(1, 10, 1_000_800, 31.2, 121.5, 10, "gnss")
+    assert rules.step(track, county, within, OUT, MONDAY_NOON + 800)[0] == []
+    coarse = rules.Fix(1, 11, 1_001_000, 31.2, 121.5, 500, "wifi")
+    assert rules.step(track, county, coarse, UNDECIDED, MONDAY_NOON + 1000)[0] == []
+    sure = rules.Fix(1, 12, 1_001_100, 31.2, 121.5, 10, "gnss")
+    assert kinds(rules.step(track, county, sure, OUT, MONDAY_NOON + 1100)[0]) == ["trip_overdue"]
+
+
+def test_leaving_the_county_after_a_permit_ended_is_a_zone_left() -> None:
+    county = rules.ZoneRule(
+        4, "county", "inclusion", "county", dwell_s=0, suspended=((999_000, 999_500, 9),)
+    )
+    _track, outcomes = run(county, [IN, IN, OUT], every_s=60)  # from 1_000_000: after it
+    assert kinds(outcomes)[-1] == "violation_started"
+    assert outcomes[-1].cause == "zone_left"
 
 
 def test_a_destination_zone_never_raises() -> None:
