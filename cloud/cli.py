@@ -27,6 +27,7 @@ from cloud.errors import CloudError, InvalidRequestError
 from cloud.fleet import service as fleet
 from cloud.identity import service as identity
 from cloud.identity.models import Role
+from cloud.rivers import imports as river_imports
 from cloud.rivers import service as rivers
 from cloud.settings import CloudSettings
 from cloud.supervision import service as supervision
@@ -162,14 +163,112 @@ def add_user_command(
 def add_site_command(
     site_id: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Option()],
-    river: Annotated[str, typer.Option()],
+    river: Annotated[str, typer.Option(help="The river's name as shown.")] = "",
     lat: Annotated[float | None, typer.Option(help="WGS-84 latitude, degrees")] = None,
     lon: Annotated[float | None, typer.Option(help="WGS-84 longitude, degrees")] = None,
+    river_code: Annotated[
+        str | None, typer.Option(help="The river it is on (its code; see import-rivers).")
+    ] = None,
+    waterbody: Annotated[
+        str, typer.Option(help="river, or lake (lakes and reservoirs: other TP limits).")
+    ] = "river",
+    target_class: Annotated[
+        str | None, typer.Option(help="Its water-function zone's class: I..V.")
+    ] = None,
     config: ConfigFileOption = None,
 ) -> None:
     """Add a river monitoring site (with --lat and --lon it is drawn on the console's map)."""
-    _run(config, lambda s, _now: rivers.add_site(s, site_id, name, river, lat, lon))
+    if not river and not river_code:
+        typer.echo("give --river (a name) or --river-code (a river imported)", err=True)
+        raise typer.Exit(2)
+    _run(
+        config,
+        lambda s, _now: rivers.add_site(
+            s,
+            site_id,
+            name,
+            river,
+            lat,
+            lon,
+            river_code=river_code,
+            waterbody=waterbody,
+            target=rivers.target_class(target_class),
+        ),
+    )
     typer.echo(f"site {site_id} added")
+
+
+@app.command("import-rivers")
+def import_rivers_command(
+    path: Annotated[Path, typer.Argument(help="A GeoJSON FeatureCollection of rivers.")],
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the good entries and list the refused ones.")
+    ] = False,
+    config: ConfigFileOption = None,
+) -> None:
+    """Add or update rivers by code, with their chiefs (docs/rivers.md has the format)."""
+    with path.open("rb") as stream:
+        checked, problems = river_imports.read_rivers(stream)
+    report = _run(
+        config,
+        lambda s, now: river_imports.import_rivers(
+            s, checked, problems, now, skip_invalid=skip_invalid, progress=_progress("rivers")
+        ),
+    )
+    _import_done(report, "rivers")
+
+
+@app.command("import-sites")
+def import_sites_command(
+    path: Annotated[Path, typer.Argument(help="A CSV: id,name,river_code,waterbody,...")],
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the good rows and list the refused ones.")
+    ] = False,
+    config: ConfigFileOption = None,
+) -> None:
+    """Add or update monitoring sites by id, each on its river (docs/rivers.md)."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        rows, problems = river_imports.read_sites(stream)
+    report = _run(
+        config,
+        lambda s, _now: river_imports.import_sites(
+            s, rows, problems, skip_invalid=skip_invalid, progress=_progress("sites")
+        ),
+    )
+    _import_done(report, "sites")
+
+
+def _progress(what: str) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        typer.echo(f"  {done:,} of {total:,} {what}", err=True)
+
+    return show
+
+
+def _import_done(report: river_imports.ImportReport, what: str) -> None:
+    for problem in report.problems:
+        typer.echo(f"refused: {problem}", err=True)
+    typer.echo(report.summary(what))
+    if report.problems and not report.written:
+        typer.echo("nothing was written: correct the file, or use --skip-invalid", err=True)
+        raise typer.Exit(CLOUD_ERROR_EXIT_CODE)
+
+
+@app.command("appoint-river-chief")
+def appoint_river_chief_command(
+    username: Annotated[str, typer.Argument(help="A river chief's account.")],
+    river_code: Annotated[str, typer.Argument()],
+    level: Annotated[str, typer.Option(help="district, town or village.")],
+    config: ConfigFileOption = None,
+) -> None:
+    """Make a river chief the chief of a river at a level: they see its sites and reports."""
+    _run(
+        config,
+        lambda s, now: rivers.appoint_chief(
+            s, rivers.get_river(s, river_code), identity.get_user(s, username), level, now
+        ),
+    )
+    typer.echo(f"{username} is the {level} chief of river {river_code}")
 
 
 @app.command("assign-site")

@@ -47,7 +47,10 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 # Which domain answers "what was this person given": Grant -> subquery of ids.
-GRANT_QUERIES: dict[Grant, GrantQuery] = {Grant.sites: rivers_policy.granted_sites}
+GRANT_QUERIES: dict[Grant, GrantQuery] = {
+    Grant.sites: rivers_policy.granted_sites,
+    Grant.rivers: rivers_policy.granted_rivers,
+}
 
 
 def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:

@@ -23,6 +23,7 @@ class Grant(StrEnum):
     """Kinds of things a person may be given, beyond what their role shows them."""
 
     sites = "sites"  # river monitoring sites (rivers: a river chief's assignments)
+    rivers = "rivers"  # rivers (a river chief's: those they chair)
 
 
 # Given a user id, the subquery of the ids of one grant that user holds.

@@ -1,11 +1,48 @@
-"""Monitoring sites and the river chiefs assigned to them."""
+"""Rivers, their chiefs by level, monitoring sites, and the river chiefs' site grants."""
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, String
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.db.base import Base
+from cloud.db.base import Base, UtcDateTime
+
+CHIEF_LEVELS = ("district", "town", "village")
+WATERBODIES = ("river", "lake")  # a lake includes a reservoir: its phosphorus limits differ
+
+
+class River(Base):
+    """A river (or a lake) with its code and its course, WGS-84 GeoJSON."""
+
+    __tablename__ = "rivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    # A LineString or MultiLineString (a lake: a Polygon), WGS-84; None until drawn.
+    geometry_json: Mapped[str | None] = mapped_column(Text)
+    # The bounding box, for the map's window queries without reading the geometry.
+    min_lat: Mapped[float | None] = mapped_column(Float)
+    min_lon: Mapped[float | None] = mapped_column(Float)
+    max_lat: Mapped[float | None] = mapped_column(Float)
+    max_lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RiverChief(Base):
+    """A river chief (河长) of one river at one level: district, town or village."""
+
+    __tablename__ = "river_chiefs"
+    __table_args__ = (UniqueConstraint("river_id", "level", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    river_id: Mapped[int] = mapped_column(ForeignKey("rivers.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # district | town | village
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RiverSite(Base):
@@ -15,14 +52,18 @@ class RiverSite(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
-    river: Mapped[str] = mapped_column(String(128))
+    river: Mapped[str] = mapped_column(String(128))  # the river's name, as shown
+    river_id: Mapped[int | None] = mapped_column(ForeignKey("rivers.id"), index=True)
+    waterbody: Mapped[str] = mapped_column(String(8), default="river", server_default="river")
+    # The class its water-function zone asks for (1..5, GB 3838-2002); None: not set.
+    target_class: Mapped[int | None] = mapped_column(Integer)
     # Where it is, WGS-84 degrees; None until known (the site is then not on the map).
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
 
 
 class SiteAssignment(Base):
-    """A river chief's site: they see only these."""
+    """A site given to a river chief directly (beyond the sites of the rivers they chair)."""
 
     __tablename__ = "site_assignments"
 

@@ -1,10 +1,13 @@
-"""Who may see which river sites, applied as a filter of the query that lists them.
+"""Who may see which rivers and river sites, applied as a filter of the query that lists them.
 
 | role | sites |
 | --- | --- |
 | administrator, prosecutor | all |
-| river_chief | the sites assigned to them (``Grant.sites``) |
+| river_chief | the sites of the rivers they chair, and the sites given to them (``Grant.sites``) |
 | lawyer, party | none |
+
+Rivers: administrators and prosecutors all; a river chief the rivers they chair at any
+level (``Grant.rivers``); nobody else.
 """
 
 from __future__ import annotations
@@ -17,12 +20,44 @@ from sqlalchemy.orm import Session
 from cloud.identity.models import Role
 from cloud.identity.policy import require, sees_everything, visible
 from cloud.identity.principal import Grant, Principal
-from cloud.rivers.models import RiverSite, SiteAssignment
+from cloud.rivers.models import River, RiverChief, RiverSite, SiteAssignment
 
 
 def granted_sites(user_id: int) -> Select[Any]:
-    """The ids of the sites assigned to a user: the ``Grant.sites`` subquery."""
-    return select(SiteAssignment.site_id).where(SiteAssignment.user_id == user_id)
+    """The ids of the sites a user watches: those given to them and those on the rivers
+    they chair (the ``Grant.sites`` subquery)."""
+    given = select(SiteAssignment.site_id).where(SiteAssignment.user_id == user_id)
+    on_rivers = (
+        select(RiverSite.id)
+        .join(RiverChief, RiverChief.river_id == RiverSite.river_id)
+        .where(RiverChief.user_id == user_id)
+    )
+    return select(given.union(on_rivers).subquery().c[0])
+
+
+def granted_rivers(user_id: int) -> Select[Any]:
+    """The ids of the rivers a user chairs (the ``Grant.rivers`` subquery)."""
+    return select(RiverChief.river_id).where(RiverChief.user_id == user_id)
+
+
+def may_list_rivers(principal: Principal) -> bool:
+    return sees_everything(principal) or principal.role is Role.river_chief
+
+
+def visible_rivers(principal: Principal) -> ColumnElement[bool]:
+    """The condition on ``River`` rows this person may see."""
+    if sees_everything(principal):
+        return true()
+    if principal.role is Role.river_chief:
+        return River.id.in_(principal.granted(Grant.rivers).scalar_subquery())
+    return false()
+
+
+def visible_river(session: Session, principal: Principal, code: str) -> River:
+    """The river, if this person may see it; NotFoundError as if it did not exist."""
+    require(may_list_rivers(principal), "see rivers")
+    query = select(River).where(River.code == code, visible_rivers(principal))
+    return visible(session.scalar(query), f"river {code}")
 
 
 def may_list_sites(principal: Principal) -> bool:

@@ -1,14 +1,194 @@
-"""The only writer of sites and river chiefs' assignments; in the caller's session."""
+"""The only writer of rivers, their chiefs, sites and site grants; in the caller's session."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely  # type: ignore[import-untyped]  # shapely 2 ships no type information
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.identity.models import Role
+from cloud.identity.models import Role, User
 from cloud.identity.service import get_user
-from cloud.rivers.models import RiverSite, SiteAssignment
+from cloud.rivers.models import (
+    CHIEF_LEVELS,
+    WATERBODIES,
+    River,
+    RiverChief,
+    RiverSite,
+    SiteAssignment,
+)
 from cloud.web.fields import check_id
+
+# River codes as registers write them: letters, digits and - _ . (e.g. FX-0412, 310120-001).
+RIVER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+GEOMETRY_TYPES = ("LineString", "MultiLineString", "Polygon", "MultiPolygon")
+CLASS_NUMERALS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+
+
+@dataclass(frozen=True)
+class RiverInput:
+    """A river as an import or a request gives it, checked by ``check_river``."""
+
+    code: str
+    name: str
+    geometry: Mapping[str, Any] | None = None
+    chiefs: Mapping[str, Sequence[str]] | None = None  # level -> usernames
+
+
+@dataclass(frozen=True)
+class CheckedRiver:
+    code: str
+    name: str
+    geometry_json: str | None
+    bounds: tuple[float, float, float, float] | None  # min_lon, min_lat, max_lon, max_lat
+    chiefs: tuple[tuple[str, str], ...]  # (level, username)
+
+
+def check_river(spec: RiverInput) -> CheckedRiver:
+    """The river if its code, name, geometry (WGS-84 GeoJSON) and chiefs are well formed."""
+    code = spec.code.strip()
+    if not RIVER_CODE.match(code):
+        raise InvalidRequestError(
+            f"river code {spec.code!r}: letters, digits and - _ . only, 1 to 64 characters"
+        )
+    name = spec.name.strip()
+    if not name or len(name) > 128 or any(ord(ch) < 32 for ch in name):
+        raise InvalidRequestError(f"river {code}: a name of 1 to 128 printable characters")
+    geometry_json, bounds = None, None
+    if spec.geometry is not None:
+        geometry_json, bounds = _geometry(code, spec.geometry)
+    chiefs: list[tuple[str, str]] = []
+    for level, usernames in (spec.chiefs or {}).items():
+        if level not in CHIEF_LEVELS:
+            raise InvalidRequestError(
+                f"river {code}: chief level {level!r} is not one of {', '.join(CHIEF_LEVELS)}"
+            )
+        names = [usernames] if isinstance(usernames, str) else list(usernames)
+        chiefs.extend((level, str(username)) for username in names)
+    return CheckedRiver(code, name, geometry_json, bounds, tuple(chiefs))
+
+
+def _geometry(code: str, raw: Mapping[str, Any]) -> tuple[str, tuple[float, float, float, float]]:
+    kind = raw.get("type")
+    if kind not in GEOMETRY_TYPES:
+        raise InvalidRequestError(
+            f"river {code}: geometry type {kind!r} is not one of {', '.join(GEOMETRY_TYPES)}"
+        )
+    try:
+        shape = shapely.geometry.shape(raw)
+    except (shapely.errors.GEOSException, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise InvalidRequestError(f"river {code}: geometry is not valid GeoJSON ({exc})") from exc
+    if shape.is_empty:
+        raise InvalidRequestError(f"river {code}: the geometry is empty")
+    min_lon, min_lat, max_lon, max_lat = shape.bounds
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise InvalidRequestError(
+            f"river {code}: coordinates out of WGS-84 range (GeoJSON is longitude, latitude)"
+        )
+    return json.dumps(shapely.geometry.mapping(shape), separators=(",", ":")), (
+        min_lon,
+        min_lat,
+        max_lon,
+        max_lat,
+    )
+
+
+def put_river(session: Session, checked: CheckedRiver, now: datetime) -> tuple[River, bool]:
+    """Create the river, or update the one with its code; returns it and whether it is new."""
+    river = session.scalar(select(River).where(River.code == checked.code))
+    new = river is None
+    if river is None:
+        river = River(code=checked.code, created_at=now)
+        session.add(river)
+    fill_river(river, checked, now)
+    session.flush()
+    return river, new
+
+
+def fill_river(river: River, checked: CheckedRiver, now: datetime) -> None:
+    river.name = checked.name
+    if checked.geometry_json is not None and checked.bounds is not None:
+        river.geometry_json = checked.geometry_json
+        river.min_lon, river.min_lat, river.max_lon, river.max_lat = checked.bounds
+    river.updated_at = now
+
+
+def get_river(session: Session, code: str) -> River:
+    river = session.scalar(select(River).where(River.code == code))
+    if river is None:
+        raise NotFoundError(f"no river {code}")
+    return river
+
+
+def appoint_chief(
+    session: Session, river: River, user: User, level: str, now: datetime
+) -> RiverChief:
+    """Make a river chief the river's chief at ``level`` (kept if already so)."""
+    if level not in CHIEF_LEVELS:
+        raise InvalidRequestError(f"chief level {level!r} is not one of {', '.join(CHIEF_LEVELS)}")
+    if user.role != Role.river_chief:
+        raise InvalidRequestError(f"{user.username} is a {user.role}, not a river chief")
+    found = session.scalar(
+        select(RiverChief).where(
+            RiverChief.river_id == river.id,
+            RiverChief.user_id == user.id,
+            RiverChief.level == level,
+        )
+    )
+    if found is not None:
+        return found
+    chief = RiverChief(river_id=river.id, user_id=user.id, level=level, since=now)
+    session.add(chief)
+    session.flush()
+    return chief
+
+
+def dismiss_chief(session: Session, river: River, user: User, level: str) -> None:
+    found = session.scalar(
+        select(RiverChief).where(
+            RiverChief.river_id == river.id,
+            RiverChief.user_id == user.id,
+            RiverChief.level == level,
+        )
+    )
+    if found is None:
+        raise NotFoundError(f"{user.username} is not the {level} chief of river {river.code}")
+    session.delete(found)
+
+
+def chiefs_of(session: Session, river_id: int) -> list[tuple[str, str, datetime]]:
+    """(level, username, since) of a river's chiefs, district first."""
+    rows = session.execute(
+        select(RiverChief.level, User.username, RiverChief.since)
+        .join(User, User.id == RiverChief.user_id)
+        .where(RiverChief.river_id == river_id)
+    ).all()
+    order = {level: i for i, level in enumerate(CHIEF_LEVELS)}
+    return sorted(((lv, u, s) for lv, u, s in rows), key=lambda r: (order[r[0]], r[1]))
+
+
+def target_class(value: str | int | None) -> int | None:
+    """A target class from 1..5 or I..V (None or empty: none)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        number = value
+    elif value.strip().upper() in CLASS_NUMERALS:
+        number = CLASS_NUMERALS[value.strip().upper()]
+    elif value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise InvalidRequestError(f"target class {value!r}: one of I, II, III, IV, V (or 1..5)")
+    if not 1 <= number <= 5:
+        raise InvalidRequestError(f"target class {value!r}: one of I, II, III, IV, V (or 1..5)")
+    return number
 
 
 def add_site(
@@ -18,19 +198,68 @@ def add_site(
     river: str,
     lat: float | None = None,
     lon: float | None = None,
+    *,
+    river_code: str | None = None,
+    waterbody: str = "river",
+    target: int | None = None,
 ) -> RiverSite:
-    """A new site; its place (WGS-84 degrees) may be given now or never."""
+    """A new site; its place (WGS-84 degrees) may be given now or never. With
+    ``river_code`` the site is on that river (and takes its name)."""
     check_id(site_id, "site")
     if session.get(RiverSite, site_id) is not None:
         raise ConflictError(f"site {site_id} exists")
+    site = RiverSite(id=site_id)
+    _place(session, site, name, river, lat, lon, river_code, waterbody, target)
+    session.add(site)
+    session.flush()
+    return site
+
+
+def update_site(
+    session: Session,
+    site: RiverSite,
+    name: str,
+    river: str,
+    lat: float | None,
+    lon: float | None,
+    *,
+    river_code: str | None = None,
+    waterbody: str = "river",
+    target: int | None = None,
+) -> RiverSite:
+    _place(session, site, name, river, lat, lon, river_code, waterbody, target)
+    session.flush()
+    return site
+
+
+def _place(
+    session: Session,
+    site: RiverSite,
+    name: str,
+    river: str,
+    lat: float | None,
+    lon: float | None,
+    river_code: str | None,
+    waterbody: str,
+    target: int | None,
+) -> None:
     if (lat is None) != (lon is None):
         raise InvalidRequestError("a site's lat and lon go together: give both or neither")
     if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InvalidRequestError(f"({lat}, {lon}) is not a WGS-84 position")
-    site = RiverSite(id=site_id, name=name, river=river, lat=lat, lon=lon)
-    session.add(site)
-    session.flush()
-    return site
+    if waterbody not in WATERBODIES:
+        raise InvalidRequestError(
+            f"site {site.id}: water body {waterbody!r} is not one of {', '.join(WATERBODIES)}"
+        )
+    if target is not None and not 1 <= target <= 5:
+        raise InvalidRequestError(f"site {site.id}: target class {target} is not 1..5")
+    on = get_river(session, river_code) if river_code else None
+    site.name = name
+    site.river = on.name if on is not None and not river else river
+    site.river_id = on.id if on is not None else None
+    site.waterbody = waterbody
+    site.target_class = target
+    site.lat, site.lon = lat, lon
 
 
 def get_site(session: Session, site_id: str) -> RiverSite:

@@ -1,0 +1,86 @@
+"""rivers: rivers with their chiefs by level; sites on a river or a lake, with a target class
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rivers",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("geometry_json", sa.Text(), nullable=True),
+        sa.Column("min_lat", sa.Float(), nullable=True),
+        sa.Column("min_lon", sa.Float(), nullable=True),
+        sa.Column("max_lat", sa.Float(), nullable=True),
+        sa.Column("max_lon", sa.Float(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rivers")),
+        sa.UniqueConstraint("code", name=op.f("uq_rivers_code")),
+    )
+    with op.batch_alter_table("rivers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rivers_name"), ["name"], unique=False)
+    op.create_table(
+        "river_chiefs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("river_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["river_id"],
+            ["rivers.id"],
+            name=op.f("fk_river_chiefs_river_id_rivers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_river_chiefs_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_chiefs")),
+        sa.UniqueConstraint("river_id", "level", "user_id", name=op.f("uq_river_chiefs_river_id")),
+    )
+    with op.batch_alter_table("river_chiefs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_river_chiefs_river_id"), ["river_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_river_chiefs_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("river_sites", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("river_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("waterbody", sa.String(length=8), server_default="river", nullable=False)
+        )
+        batch_op.add_column(sa.Column("target_class", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_river_sites_river_id"), ["river_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_river_sites_river_id_rivers"), "rivers", ["river_id"], ["id"]
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("river_sites", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_river_sites_river_id_rivers"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_river_sites_river_id"))
+        batch_op.drop_column("target_class")
+        batch_op.drop_column("waterbody")
+        batch_op.drop_column("river_id")
+    with op.batch_alter_table("river_chiefs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_chiefs_user_id"))
+        batch_op.drop_index(batch_op.f("ix_river_chiefs_river_id"))
+    op.drop_table("river_chiefs")
+    with op.batch_alter_table("rivers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rivers_name"))
+    op.drop_table("rivers")
