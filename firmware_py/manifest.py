@@ -31,6 +31,7 @@ package(
         "messages.py",
         "schedule.py",
         "topics.py",
+        "waterclass.py",
     ],
     base_path="..",
 )
