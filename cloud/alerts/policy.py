@@ -2,8 +2,9 @@
 
 | role | alerts | acknowledge, resolve |
 | --- | --- | --- |
-| administrator, prosecutor | every alert: persons' and gateways' | yes |
-| river_chief, lawyer, party | none (for now: a river chief's sites raise none yet) | no |
+| administrator, prosecutor | every alert: persons', gateways' and sites' | yes |
+| river_chief | the alerts of the sites they watch (``Grant.sites``) | yes, those |
+| lawyer, party | none | no |
 """
 
 from __future__ import annotations
@@ -12,24 +13,27 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from cloud.alerts.models import Alert
+from cloud.identity.models import Role
 from cloud.identity.policy import require, sees_everything, visible
-from cloud.identity.principal import Principal
+from cloud.identity.principal import Grant, Principal
 
 
 def may_see_alerts(principal: Principal) -> bool:
     """Whether this person has an inbox at all (the pages answer 403 otherwise)."""
-    return sees_everything(principal)
+    return sees_everything(principal) or principal.role is Role.river_chief
 
 
 def may_handle_alerts(principal: Principal) -> bool:
     """Whether this person may acknowledge and resolve the alerts they see."""
-    return sees_everything(principal)
+    return may_see_alerts(principal)
 
 
 def visible_alerts(principal: Principal) -> ColumnElement[bool]:
     """The condition on ``Alert`` rows this person may see, for a query's WHERE."""
     if sees_everything(principal):
         return true()
+    if principal.role is Role.river_chief:
+        return Alert.site_id.in_(principal.granted(Grant.sites).scalar_subquery())
     return false()
 
 

@@ -20,6 +20,7 @@ class AlertOut(BaseModel):
     device_id: str | None
     gateway_id: str | None
     zone_id: int | None
+    site_id: str | None = Field(description="a river site's alert: the site")
     happened_at: datetime = Field(description="when it happened (device time)")
     raised_at: datetime = Field(description="when the system knew")
     updated_at: datetime

@@ -38,6 +38,7 @@ class AlertDraft:
     device_id: str | None = None
     gateway_id: str | None = None
     zone_id: int | None = None
+    site_id: str | None = None
     evidence_at: datetime | None = None  # the newest record behind it (device time)
 
 
@@ -181,6 +182,7 @@ def _new_alert(draft: AlertDraft, now: datetime) -> Alert:
         device_id=draft.device_id,
         gateway_id=draft.gateway_id,
         zone_id=draft.zone_id,
+        site_id=draft.site_id,
         summary=draft.summary,
         happened_at=draft.happened_at,
         raised_at=now,

@@ -258,19 +258,21 @@ def test_acknowledging_and_resolving_are_recorded_with_the_person(
     assert answer.status == 409
 
 
-def test_a_river_chief_sees_no_alerts(supervised: Field, page: Page) -> None:
+def test_a_river_chief_sees_no_alerts_of_persons(supervised: Field, page: Page) -> None:
     supervised.wait_for(lambda: alerts_of(supervised, "zone_left"), what="the zone alert")
     (alert,) = alerts_of(supervised, "zone_left")
     sign_in(page, supervised.url, "chief-east")
-    expect(page.get_by_role("link", name="Alerts", exact=True)).to_have_count(0)
-    for path in ("/console/alerts", f"/console/alerts/{alert.id}", "/console/alerts/live"):
+    # Their inbox is for their sites' alerts: a person's is not there, and not found by URL.
+    page.goto(f"{supervised.url}/console/alerts")
+    expect(page.get_by_text(alert.summary)).to_have_count(0)
+    for path in (f"/console/alerts/{alert.id}",):
         answer = page.request.get(f"{supervised.url}{path}")
-        assert answer.status == 403, path
+        assert answer.status == 404, path
     token = page.locator('input[name="csrf_token"]').first.input_value()
     answer = page.request.post(
         f"{supervised.url}/console/alerts/{alert.id}/acknowledge", form={"csrf_token": token}
     )
-    assert answer.status == 403
+    assert answer.status == 404
     stream = httpx.get(f"{supervised.url}/console/alerts/live", follow_redirects=False, timeout=10)
     assert stream.status_code == 303  # nobody signed in: to the sign-in page
 

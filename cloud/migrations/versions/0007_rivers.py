@@ -1,4 +1,4 @@
-"""rivers: rivers with their chiefs by level; sites on a river or a lake, with a target class
+"""rivers: rivers with their chiefs by level; sites on a river or a lake, with a target class; alerts of a site
 
 Revision ID: 0007
 Revises: 0006
@@ -58,6 +58,9 @@ def upgrade() -> None:
     with op.batch_alter_table("river_chiefs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_river_chiefs_river_id"), ["river_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_river_chiefs_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("site_id", sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f("ix_alerts_site_id"), ["site_id"], unique=False)
     with op.batch_alter_table("river_sites", schema=None) as batch_op:
         batch_op.add_column(sa.Column("river_id", sa.Integer(), nullable=True))
         batch_op.add_column(
@@ -71,6 +74,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alerts_site_id"))
+        batch_op.drop_column("site_id")
     with op.batch_alter_table("river_sites", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_river_sites_river_id_rivers"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_river_sites_river_id"))
