@@ -288,6 +288,20 @@ class Buffer:
         """Random id of this buffer file, part of every batch id it makes."""
         return str(self._meta("instance"))
 
+    def next_relay_boot(self, floor: int) -> int:
+        """A new boot id for the records the gateway itself makes for devices that do not
+        speak the contract (the HJ 212 listener): above every one taken from this file
+        before, and at least ``floor`` (a clock reading, so that a buffer made anew after
+        a wipe does not hand out boot ids the cloud already holds)."""
+        try:
+            with self._write():
+                last = int(self._meta("relay_boot") or 0)
+                boot = max(last + 1, floor)
+                self._set_meta("relay_boot", boot)
+        except sqlite3.Error as exc:
+            raise BufferStoreError(f"cannot take a relay boot id: {exc}") from exc
+        return boot
+
     # -- committer ---------------------------------------------------------------------
 
     def commit(self, messages: Sequence[Incoming]) -> CommitReport:

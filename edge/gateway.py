@@ -7,6 +7,9 @@ Threads, each with one job and its own buffer connection:
 - the forwarder sends batches to the cloud;
 - the heartbeat, the downlink relay and the quarantine uploader talk to the cloud on
   their own schedule;
+- with ``hj212_listen`` set, the HJ 212 listener (``edge.hj212.listener``, an asyncio
+  loop) takes data loggers' TCP packets and publishes them to the broker as their
+  stations' water samples;
 - the metrics page answers scrapes.
 
 If one of them ends unexpectedly, the whole gateway stops (exit status 1) rather than
@@ -21,6 +24,7 @@ import queue
 import threading
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from zoneinfo import ZoneInfo
 
 from edge.backoff import Backoff
 from edge.broker import BrokerAddress, BrokerLink, Received
@@ -30,9 +34,10 @@ from edge.committer import Committer
 from edge.downlink import PUBLISH_TIMEOUT_S, DownlinkRelay
 from edge.forwarder import Forwarder, ForwardPolicy
 from edge.heartbeat import Heartbeat
+from edge.hj212.listener import DRAIN_S, Hj212Listener
 from edge.metrics import EdgeMetrics, MetricsServer
 from edge.registry import RegistryWatcher
-from edge.settings import EdgeSettings
+from edge.settings import EdgeSettings, listen_address
 from edge.uploader import QuarantineUploader
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,7 @@ class Gateway:
         self._link: BrokerLink | None = None
         self._metrics_server: MetricsServer | None = None
         self._forwarder: Forwarder | None = None
+        self._hj212: Hj212Listener | None = None
         self._stats_buffer: Buffer | None = None
         self._downlink_buffer: Buffer | None = None
         self._stats_lock = threading.Lock()
@@ -142,6 +148,19 @@ class Gateway:
         self._spawn("downlink", relay.run)
         self._spawn("quarantine", uploader.run)
         self._spawn("broker-watch", self._watch_broker)
+        if s.hj212_listen is not None:
+            host, port = listen_address(s.hj212_listen)
+            self._hj212 = Hj212Listener(
+                host,
+                port,
+                broker_address(s),
+                registry,
+                self._open_buffer(),
+                self.metrics,
+                ZoneInfo(s.hj212_time_zone),
+                link.subscribed,
+            )
+            self._spawn("hj212", self._hj212.run)
         log.info(
             "gateway %s started: broker %s, cloud %s, buffer %s",
             s.gateway_id,
@@ -210,6 +229,16 @@ class Gateway:
         return self._link.subscribed
 
     @property
+    def hj212_port(self) -> int:
+        """The HJ 212 listener's port, once it listens (it waits for the broker first)."""
+        listener = self._hj212
+        if listener is None:
+            raise RuntimeError("no HJ 212 listener: hj212_listen is not set")
+        if not listener.listening.wait(20) or listener.port is None:
+            raise RuntimeError("the HJ 212 listener did not start")
+        return listener.port
+
+    @property
     def metrics_port(self) -> int:
         if self._metrics_server is None:
             raise RuntimeError("gateway not started")
@@ -235,6 +264,10 @@ class Gateway:
             return
         self._stopping = True
         log.info("gateway stopping")
+        # The listener first, so that no logger is answered once the gateway stops taking
+        # messages; what it published and the gateway has not taken waits at the broker
+        # for the gateway's session.
+        self._end("hj212", timeout_s=DRAIN_S + 2.0)
         if self._link is not None:
             self._link.stop_delivering()
         self._end("committer")

@@ -49,6 +49,12 @@ class EdgeMetrics:
             ["reason"],
             registry=r,
         )
+        self.hj212_packets = Counter(
+            f"{_PREFIX}_hj212_packets",
+            "HJ 212 packets by outcome: published, quarantined, repeated (a resent QN)",
+            ["outcome"],
+            registry=r,
+        )
         self.dropped = Counter(
             f"{_PREFIX}_messages_dropped",
             "Oldest telemetry dropped because the buffer was full",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AnyUrl, ByteSize, Field, HttpUrl, SecretStr, UrlConstraints
 
@@ -27,6 +28,34 @@ def _check_gateway_id(value: str) -> str:
 
 
 GatewayId = Annotated[str, AfterValidator(_check_gateway_id)]
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::]:port`` for IPv6) as a pair; ValueError if it is not one.
+    Port 0 asks the system for a free port (tests)."""
+    host, colon, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port (e.g. '0.0.0.0:9212')")
+    return host, int(port)
+
+
+def _check_listen(value: str | None) -> str | None:
+    if value is not None:
+        listen_address(value)
+    return value
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time zone name (e.g. 'Asia/Shanghai')") from exc
+    return value
+
+
+ListenAddress = Annotated[str | None, AfterValidator(_check_listen)]
+TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
 
 
 def _default_buffer_path(data: dict[str, Any]) -> Path:
@@ -148,4 +177,15 @@ class EdgeSettings(FieldwatchSettings):
         ge=0,
         allow_inf_nan=False,
         description="on SIGTERM, time spent forwarding what is buffered before exiting",
+    )
+    hj212_listen: ListenAddress = Field(
+        default=None,
+        description=(
+            "host:port the HJ 212 listener takes data loggers' TCP connections on; unset:"
+            " no listener (docs/hj212.md)"
+        ),
+    )
+    hj212_time_zone: TimeZoneName = Field(
+        default="Asia/Shanghai",
+        description="time zone of the data loggers' clocks, which HJ 212 DataTime is in",
     )

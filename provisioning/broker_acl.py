@@ -20,7 +20,7 @@ TOPIC_PREFIX = topics.PREFIX
 _FORBIDDEN_IN_USERNAME = frozenset("+#/ \t\r\n")
 
 
-def render_acl(gateways: Sequence[str]) -> str:
+def render_acl(gateways: Sequence[str], relays: Sequence[str] = ()) -> str:
     """Return the text of a Mosquitto `acl_file` for devices and the given gateway usernames.
 
     Every line and why it exists:
@@ -39,6 +39,10 @@ def render_acl(gateways: Sequence[str]) -> str:
       fw/v1/+/status`: a gateway collects uplink and status from every device.
     - `topic write fw/v1/+/config` and `topic write fw/v1/+/cmd`: a gateway
       pushes configuration and commands down to any device.
+    - for each of ``relays`` (a gateway whose HJ 212 listener publishes the water
+      samples of river stations whose data loggers speak TCP, not MQTT; it logs in
+      as the gateway): `topic write fw/v1/+/up/telemetry`. The gateway's registry,
+      not the broker, decides which stations it speaks for (docs/hj212.md).
 
     Anything not granted is denied: a device cannot read other devices'
     uplink, and nobody can write another device's uplink. Mosquitto 2.0
@@ -54,6 +58,9 @@ def render_acl(gateways: Sequence[str]) -> str:
             raise ValueError(f"unusable gateway username {gateway!r}")
     if len(set(gateways)) != len(gateways):
         raise ValueError(f"gateway usernames repeat: {list(gateways)!r}")
+    strangers = set(relays) - set(gateways)
+    if strangers:
+        raise ValueError(f"relays must be gateways: {sorted(strangers)!r}")
 
     p = TOPIC_PREFIX
     lines = [
@@ -72,4 +79,9 @@ def render_acl(gateways: Sequence[str]) -> str:
             f"topic write {p}/+/config",
             f"topic write {p}/+/cmd",
         ]
+        if gateway in relays:
+            lines += [
+                "# Relays HJ 212 data loggers: publishes their river stations' water samples.",
+                f"topic write {p}/+/up/telemetry",
+            ]
     return "\n".join(lines) + "\n"

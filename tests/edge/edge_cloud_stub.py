@@ -57,6 +57,7 @@ class Attempt:
 @dataclass
 class StubState:
     stored: Counter[RecordKey] = field(default_factory=Counter)
+    records: dict[RecordKey, Message] = field(default_factory=dict)  # the last stored of each
     arrivals: list[Arrival] = field(default_factory=list)
     statuses: list[tuple[str, Status]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (device, code)
@@ -222,6 +223,7 @@ class CloudStub:
         for record in records:
             key = (device_id, record.boot, record.seq)  # type: ignore[union-attr]
             self.state.stored[key] += 1
+            self.state.records[key] = record
             self.state.arrivals.append(Arrival(batch_index, key, record.KIND, channel))
 
     def handle_quarantine(self, document: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

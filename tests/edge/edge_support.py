@@ -118,6 +118,8 @@ def settings_toml(settings: EdgeSettings) -> str:
     """The [edge] section of a config file holding these settings."""
     lines = ["[edge]"]
     for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue  # unset: the default
         if name in ("mqtt_password", "gateway_token"):
             secret = getattr(settings, name).get_secret_value()
             lines.append(f'{name} = "{secret}"')
