@@ -151,6 +151,20 @@ class CloudSettings(FieldwatchSettings):
         ge=0,
         description="after a travel permit ends, how long until a person not back is overdue",
     )
+    river_checks_every_s: int = Field(
+        default=60, ge=1, description="how often the rivers' checks judge and class the samples"
+    )
+    class_worse_samples: int = Field(
+        default=3,
+        ge=1,
+        description="classed samples in a row worse than a site's target class that raise "
+        "a class_worse alert",
+    )
+    station_silent_after_s: int = Field(
+        default=3 * 3600,
+        ge=60,
+        description="no sample from any station of a site for this long: station_silent",
+    )
     escalate_after_s: dict[str, int] = Field(
         default_factory=lambda: {"critical": 300, "major": 900, "minor": 3600, "warning": 0},
         description="per severity, seconds an open alert may wait unacknowledged before it "

@@ -34,11 +34,14 @@ from cloud.identity.principal import Grant, GrantQuery
 from cloud.identity.routes import router as identity_router
 from cloud.ingest.routes import router as ingest_router
 from cloud.rivers import policy as rivers_policy
+from cloud.rivers.checks import RiverCheckSettings
+from cloud.rivers.routes import river_router
 from cloud.rivers.routes import router as rivers_router
 from cloud.scheduler.runner import Scheduler, SchedulerSettings
 from cloud.settings import CloudSettings
 from cloud.supervision.config import alert_policy, check_settings
 from cloud.supervision.routes import router as supervision_router
+from cloud.timeseries.queries import rows_of
 from cloud.web.runtime import Clock, Runtime, utc_now
 from core.forwarding import BatchFormatError
 
@@ -90,6 +93,7 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         ingest_router,
         *fleet_routers,
         rivers_router,
+        river_router,
         supervision_router,
         alerts_router,
     ):
@@ -111,8 +115,14 @@ def _scheduler(runtime: Runtime) -> Scheduler:
             checks=check_settings(s),
             timezone=ZoneInfo(s.console_timezone),
             policy=alert_policy(s),
+            rivers=RiverCheckSettings(
+                every_s=s.river_checks_every_s,
+                class_worse_samples=s.class_worse_samples,
+                silent_after_s=s.station_silent_after_s,
+            ),
         ),
         runtime.changes,
+        query=lambda statement: rows_of(runtime.influx.query(statement.text, statement.params)),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base, UtcDateTime
@@ -60,6 +60,24 @@ class RiverSite(Base):
     # Where it is, WGS-84 degrees; None until known (the site is then not on the map).
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+
+
+class SiteCondition(Base):
+    """A site's water as the rivers' checks last judged it: the newest classed sample."""
+
+    __tablename__ = "site_conditions"
+
+    site_id: Mapped[str] = mapped_column(
+        ForeignKey("river_sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    assessed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sample_ts: Mapped[int | None] = mapped_column(BigInteger)  # device time of that sample
+    device_id: Mapped[str | None] = mapped_column(String(32))
+    water_class: Mapped[int | None] = mapped_column(Integer)  # 1..6 (6: inferior V)
+    deciding_json: Mapped[str] = mapped_column(Text, default="[]")  # parameter names
+    # Parameters of the newest sample left out, with why: {"ph": ["stuck"], ...}
+    suspect_json: Mapped[str] = mapped_column(Text, default="{}")
+    samples: Mapped[int] = mapped_column(Integer, default=0)  # judged in the window
 
 
 class SiteAssignment(Base):

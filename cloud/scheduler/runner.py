@@ -13,14 +13,15 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts import service as alerts
 from cloud.alerts.changes import ALERTS_CHANGED
+from cloud.rivers.checks import Query, RiverChecks, RiverCheckSettings
 from cloud.scheduler import lease
 from cloud.supervision.checks import Checks, CheckSettings
 from cloud.supervision.evaluate import AlertPolicy
@@ -39,6 +40,7 @@ class SchedulerSettings:
     checks: CheckSettings
     timezone: ZoneInfo
     policy: AlertPolicy
+    rivers: RiverCheckSettings = field(default_factory=RiverCheckSettings)
 
 
 def holder_name() -> str:
@@ -53,8 +55,11 @@ class Scheduler:
         settings: SchedulerSettings,
         changes: ChangeFeed | None = None,
         holder: str | None = None,
+        query: Query | None = None,
     ) -> None:
         self._sessions = sessions
+        self._query = query  # InfluxDB, for the rivers' checks (None: they do not run)
+        self._rivers_due: datetime | None = None
         self._clock = clock
         self._settings = settings
         self._changes = changes
@@ -97,6 +102,13 @@ class Scheduler:
             report = Checks(session, now, s.timezone, s.checks, s.policy).run_all()
             if self._changes is not None and (report.raised or report.ended):
                 self._changes.publish(session, ALERTS_CHANGED, ["*"])
+        if self._query is not None and (self._rivers_due is None or now >= self._rivers_due):
+            self._rivers_due = now + timedelta(seconds=s.rivers.every_s)
+            with self._sessions.begin() as session:
+                rivers = RiverChecks(session, now, self._query, s.rivers, s.policy.severities)
+                found = rivers.run_all()
+                if self._changes is not None and (found.raised or found.ended):
+                    self._changes.publish(session, ALERTS_CHANGED, ["*"])
         with self._sessions.begin() as session:
             escalated = alerts.escalate_due(session, s.escalate_after_s, now)
             if self._changes is not None and escalated:

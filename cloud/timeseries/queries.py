@@ -113,6 +113,21 @@ def water_statement(
     return Statement(text, params)
 
 
+def water_samples_statement(
+    device_ids: Sequence[str], start: datetime, end: datetime, limit: int = 50_000
+) -> Statement:
+    """Every sample of these stations in [start, end), values and statuses, oldest first:
+    what the rivers' checks judge and class."""
+    params: dict[str, Any] = _window(start, end)
+    devices = []
+    for number, device_id in enumerate(device_ids):
+        params[f"device{number}"] = device_id
+        devices.append(f"{DEVICE_TAG} = $device{number}")
+    where = f"({' OR '.join(devices)}) AND time >= $start AND time < $end"
+    text = f"SELECT * FROM {_table(WATER)} WHERE {where} ORDER BY time ASC LIMIT {limit}"
+    return Statement(text, params)
+
+
 def latest_water_statement() -> Statement:
     """The newest sample of every river station (one series per device)."""
     return Statement(

@@ -58,6 +58,24 @@ def upgrade() -> None:
     with op.batch_alter_table("river_chiefs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_river_chiefs_river_id"), ["river_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_river_chiefs_user_id"), ["user_id"], unique=False)
+    op.create_table(
+        "site_conditions",
+        sa.Column("site_id", sa.String(length=64), nullable=False),
+        sa.Column("assessed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sample_ts", sa.BigInteger(), nullable=True),
+        sa.Column("device_id", sa.String(length=32), nullable=True),
+        sa.Column("water_class", sa.Integer(), nullable=True),
+        sa.Column("deciding_json", sa.Text(), nullable=False),
+        sa.Column("suspect_json", sa.Text(), nullable=False),
+        sa.Column("samples", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["river_sites.id"],
+            name=op.f("fk_site_conditions_site_id_river_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("site_id", name=op.f("pk_site_conditions")),
+    )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("site_id", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_alerts_site_id"), ["site_id"], unique=False)
@@ -83,6 +101,7 @@ def downgrade() -> None:
         batch_op.drop_column("target_class")
         batch_op.drop_column("waterbody")
         batch_op.drop_column("river_id")
+    op.drop_table("site_conditions")
     with op.batch_alter_table("river_chiefs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_river_chiefs_user_id"))
         batch_op.drop_index(batch_op.f("ix_river_chiefs_river_id"))

@@ -1,0 +1,266 @@
+"""The rivers' time-driven checks, run by the scheduler on one replica at a time.
+
+- **class_worse**: a site with a target class whose newest ``class_worse_samples``
+  classed samples (and every one between) are worse than its target. The alert names
+  the class, the deciding parameter or parameters with their values and the target's
+  bound, and the values left out as suspect; it ends when a classed sample meets the
+  target again.
+- **station_silent**: no record from any station of a site for ``silent_after_s``.
+
+Each check is idempotent: run twice it raises nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.alerts import service as alerts
+from cloud.fleet.models import Device
+from cloud.rivers import assess
+from cloud.rivers.models import RiverSite, SiteCondition
+from cloud.timeseries.queries import Statement, water_samples_statement
+from cloud.timeseries.schema import WATER_PARAMETER_NAMES
+from core import contract as c
+from core import waterclass
+
+log = logging.getLogger(__name__)
+
+RIVER_SEVERITIES = {"class_worse": "major", "station_silent": "minor"}
+_STATUS_SUFFIX = "_status"
+_IDS = {name: c.WATER_PARAMETER_IDS[name] for name in WATER_PARAMETER_NAMES}
+
+# Runs an InfluxQL statement; gives rows as ``cloud.timeseries.queries.rows_of`` does.
+Query = Callable[[Statement], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class RiverCheckSettings:
+    every_s: int = 60  # how often the rivers' checks run (the scheduler ticks more often)
+    window_s: int = 12 * 3600  # the samples judged each time (stuck and spikes need hours)
+    class_worse_samples: int = 3  # classed samples in a row worse than the target
+    silent_after_s: int = 3 * 3600
+
+
+@dataclass
+class RiverReport:
+    sites: int = 0
+    samples: int = 0
+    raised: int = 0
+    ended: int = 0
+
+
+def site_key(site_id: str, cause: str) -> str:
+    return f"site:{site_id}:{cause}"
+
+
+class RiverChecks:
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        query: Query,
+        settings: RiverCheckSettings,
+        severities: Mapping[str, str] | None = None,
+    ) -> None:
+        self._session = session
+        self._now = now
+        self._query = query
+        self._settings = settings
+        self._severities = {**RIVER_SEVERITIES, **(severities or {})}
+        self.report = RiverReport()
+
+    def run_all(self) -> RiverReport:
+        stations: dict[str, list[Device]] = {}
+        for device in self._session.scalars(
+            select(Device).where(Device.site_id.is_not(None)).order_by(Device.id)
+        ):
+            stations.setdefault(str(device.site_id), []).append(device)
+        sites = self._session.scalars(
+            select(RiverSite).where(RiverSite.id.in_(list(stations))).order_by(RiverSite.id)
+        ).all()
+        start = self._now - timedelta(seconds=self._settings.window_s)
+        for site in sites:
+            self.report.sites += 1
+            self.silence(site, stations[site.id])
+            samples = self.samples([d.id for d in stations[site.id]], start, self._now)
+            self.report.samples += len(samples)
+            assessed = assess.assess(samples, site.waterbody) if samples else []
+            self.condition(site, assessed, len(samples))
+            if site.target_class is not None and assessed:
+                self.class_against_target(site, assessed)
+        return self.report
+
+    def condition(self, site: RiverSite, assessed: Sequence[assess.Assessed], count: int) -> None:
+        """Keep the site's newest classed sample (what the map and the lists show)."""
+        row = self._session.get(SiteCondition, site.id)
+        if row is None:
+            row = SiteCondition(site_id=site.id)
+            self._session.add(row)
+        newest = assess.latest_classed(assessed) or (assessed[-1] if assessed else None)
+        row.assessed_at = self._now
+        row.samples = count
+        row.sample_ts = newest.sample.ts if newest is not None else None
+        row.device_id = newest.sample.device_id if newest is not None else None
+        row.water_class = newest.cls if newest is not None else None
+        row.deciding_json = json.dumps(
+            [c.WATER_PARAMETERS[p][0] for p in (newest.deciding if newest else ())]
+        )
+        row.suspect_json = json.dumps(
+            {
+                c.WATER_PARAMETERS[p][0]: list(r)
+                for p, r in (newest.suspect if newest else {}).items()
+            }
+        )
+
+    # --- silence ----------------------------------------------------------------------
+
+    def silence(self, site: RiverSite, devices: Sequence[Device]) -> None:
+        key = site_key(site.id, "station_silent")
+        newest = max(
+            (d.last_record_ts for d in devices if d.last_record_ts is not None), default=None
+        )
+        since = (
+            datetime.fromtimestamp(newest, UTC)
+            if newest is not None
+            else min(d.created_at for d in devices)
+        )
+        limit = self._settings.silent_after_s
+        if (self._now - since).total_seconds() < limit:
+            if alerts.end_cause(self._session, key, since, self._now, "samples arrive again"):
+                self.report.ended += 1
+            return
+        if alerts.open_alert(self._session, key) is not None:
+            return
+        _alert, new = alerts.raise_alert(
+            self._session,
+            alerts.AlertDraft(
+                subject_key=key,
+                cause="station_silent",
+                severity=self._severities["station_silent"],
+                summary=f"no sample from site {site.name} for {int(limit // 3600)} h or more",
+                happened_at=since + timedelta(seconds=limit),
+                explanation={
+                    "rule": {"cause": "station_silent", "silent_after_s": limit},
+                    "site": site.id,
+                    "stations": [d.id for d in devices],
+                    "last_sample_at": datetime.fromtimestamp(newest, UTC) if newest else None,
+                    "decision": f"no record from any of the site's stations for {limit} s",
+                },
+                site_id=site.id,
+            ),
+            self._now,
+        )
+        if new:
+            self.report.raised += 1
+
+    # --- class against the target -----------------------------------------------------
+
+    def class_against_target(self, site: RiverSite, assessed: Sequence[assess.Assessed]) -> None:
+        target = int(site.target_class or 0)
+        key = site_key(site.id, "class_worse")
+        newest = assess.latest_classed(assessed)
+        run = assess.worse_run(assessed, target)
+        if run is None:
+            if newest is not None:
+                at = datetime.fromtimestamp(newest.sample.ts, UTC)
+                why = f"class {waterclass.CLASS_NAMES[newest.cls or 0]} meets the target"
+                if alerts.end_cause(self._session, key, at, self._now, why):
+                    self.report.ended += 1
+            return
+        if len(run.samples) < self._settings.class_worse_samples:
+            return
+        latest = run.latest
+        names = [c.WATER_PARAMETERS[pid][0] for pid in latest.deciding]
+        cls_name = waterclass.CLASS_NAMES[latest.cls or 0]
+        draft = alerts.AlertDraft(
+            subject_key=key,
+            cause="class_worse",
+            severity=self._severities["class_worse"],
+            summary=f"site {site.name} is class {cls_name}, worse than its target "
+            f"{waterclass.CLASS_NAMES[target]}: {', '.join(names)}",
+            happened_at=datetime.fromtimestamp(run.since_ts, UTC),
+            explanation=_explain(site, target, run, self._settings.class_worse_samples),
+            site_id=site.id,
+            device_id=latest.sample.device_id,
+            evidence_at=datetime.fromtimestamp(latest.sample.ts, UTC),
+        )
+        open_now = alerts.open_alert(self._session, key)
+        if open_now is not None and open_now.last_evidence_at >= (draft.evidence_at or self._now):
+            return  # nothing newer than what it already shows
+        _alert, new = alerts.raise_alert(self._session, draft, self._now)
+        if new:
+            self.report.raised += 1
+
+    def samples(
+        self, device_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[assess.Sample]:
+        rows = self._query(water_samples_statement(device_ids, start, end))
+        return [sample_of(row) for row in rows]
+
+
+def sample_of(row: Mapping[str, Any]) -> assess.Sample:
+    """A stored water point (physical values, ``<name>_status`` fields) as a sample."""
+    values: dict[int, float | None] = {}
+    statuses: dict[int, int] = {}
+    for name, pid in _IDS.items():
+        value = row.get(name)
+        status = row.get(name + _STATUS_SUFFIX)
+        if value is not None:
+            values[pid] = float(value)
+        if status is not None and int(status) != c.VALUE_NORMAL:
+            statuses[pid] = int(status)
+            values.setdefault(pid, None)
+    moment = row["time"]
+    return assess.Sample(int(moment.timestamp()), str(row["device_id"]), values, statuses)
+
+
+def _explain(site: RiverSite, target: int, run: assess.WorseRun, needed: int) -> dict[str, Any]:
+    latest = run.latest
+    deciding = []
+    for pid in latest.deciding:
+        name, unit = c.WATER_PARAMETERS[pid][0], c.WATER_PARAMETERS[pid][1]
+        deciding.append(
+            {
+                "parameter": name,
+                "unit": unit,
+                "value": latest.counted.get(pid),
+                "class": waterclass.CLASS_NAMES[latest.cls or 0],
+                "target_bound": assess.bounds_of(pid, site.waterbody, target),
+                "bound_kind": waterclass.limit_kind(pid),
+            }
+        )
+    return {
+        "rule": {
+            "cause": "class_worse",
+            "standard": "GB 3838-2002",
+            "samples_in_a_row": needed,
+            "method": "single factor: the worst counted parameter",
+        },
+        "site": site.id,
+        "waterbody": site.waterbody,
+        "target_class": waterclass.CLASS_NAMES[target],
+        "class": waterclass.CLASS_NAMES[latest.cls or 0],
+        "deciding": deciding,
+        "samples": [
+            {
+                "ts": a.sample.ts,
+                "device_id": a.sample.device_id,
+                "class": waterclass.CLASS_NAMES[a.cls or 0],
+                "deciding": [c.WATER_PARAMETERS[p][0] for p in a.deciding],
+            }
+            for a in run.samples[-10:]
+        ],
+        "not_counted": {
+            c.WATER_PARAMETERS[pid][0]: list(reasons) for pid, reasons in latest.suspect.items()
+        },
+        "decision": f"{len(run.samples)} classed samples in a row worse than the target "
+        f"(at least {needed} needed), since the first of them",
+    }

@@ -1,0 +1,239 @@
+"""The rivers' checks on real PostgreSQL and InfluxDB: samples sent as a gateway sends
+them, the scheduler's tick judging and classing them; a site worse than its target is one
+alert that names the deciding parameter, a calibrating value counts for nothing, a silent
+station is an alert, and a river chief sees only the alerts of their sites."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from cloud_support import Cloud, item
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.alerts import service as alerts
+from cloud.alerts.models import Alert
+from cloud.db.engine import make_engine, make_sessions
+from cloud.rivers.checks import RiverCheckSettings
+from cloud.rivers.models import RiverSite
+from cloud.scheduler.runner import Scheduler, SchedulerSettings
+from cloud.supervision.checks import CheckSettings
+from cloud.supervision.evaluate import AlertPolicy
+from cloud.timeseries.queries import rows_of
+from core import contract as c
+from core.messages import WaterSample
+
+PH, DO, NH3N = c.WATER_PARAMETER_IDS["ph"], 3, c.WATER_PARAMETER_IDS["ammonia_nitrogen"]
+EVERY_S = 300
+
+
+@contextmanager
+def database(cloud: Cloud) -> Iterator[Session]:
+    engine = make_engine(str(cloud.settings.database_url))
+    try:
+        with make_sessions(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def target(cloud: Cloud, site_id: str, cls: int, waterbody: str = "river") -> None:
+    with database(cloud) as session:
+        site = session.get(RiverSite, site_id)
+        assert site is not None
+        site.target_class, site.waterbody = cls, waterbody
+
+
+def sample(seq: int, ts: int, ammonia: float, status: int | None = None) -> WaterSample:
+    # pH and oxygen of class I, with the last digit moving as a real sonde's does.
+    values = {PH: 720 + seq % 7, DO: 800 + seq % 5, NH3N: round(ammonia * 1000)}
+    return WaterSample(1, seq, ts, values, {NH3N: status} if status is not None else None)
+
+
+def send(cloud: Cloud, samples: list[WaterSample], device: str = "rs-000001") -> None:
+    response = cloud.send("gw-one", [item(device, s) for s in samples])
+    assert response.status_code == 200, response.text
+
+
+_engines: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    yield
+    while _engines:
+        _engines.pop().dispose()
+
+
+def scheduler(cloud: Cloud, **rivers: Any) -> Scheduler:
+    engine = make_engine(str(cloud.settings.database_url))
+    _engines.append(engine)
+    return Scheduler(
+        make_sessions(engine),
+        cloud.clock,
+        SchedulerSettings(
+            interval_s=1,
+            lease_ttl_s=30,
+            escalate_after_s={},
+            checks=CheckSettings(absent_after_s=10**9, gateway_silent_after_s=10**9),
+            timezone=ZoneInfo("Asia/Shanghai"),
+            policy=AlertPolicy(),
+            rivers=RiverCheckSettings(every_s=1, **rivers),
+        ),
+        holder="replica-a",
+        query=lambda s: rows_of(cloud.influx.query(s.text, s.params)),
+    )
+
+
+def site_alerts(cloud: Cloud) -> list[Alert]:
+    with database(cloud) as session:
+        found = list(
+            session.scalars(select(Alert).where(Alert.site_id.is_not(None)).order_by(Alert.id))
+        )
+        session.expunge_all()
+        return found
+
+
+def test_a_site_worse_than_its_target_is_one_alert_naming_the_deciding_parameter(
+    cloud: Cloud,
+) -> None:
+    target(cloud, "site-east", 3)
+    start = int(cloud.clock().timestamp()) - 20 * EVERY_S
+    send(cloud, [sample(i, start + EVERY_S * i, 0.3) for i in range(6)])  # class II
+    runner = scheduler(cloud, silent_after_s=10**6)
+    runner.tick()
+    assert site_alerts(cloud) == []
+    # Ammonia at 1.8 mg/L: class V, worse than III, three samples in a row.
+    send(cloud, [sample(i, start + EVERY_S * i, 1.8) for i in range(6, 8)])
+    cloud.clock.advance(2)
+    runner.tick()
+    assert site_alerts(cloud) == []  # two in a row: not yet
+    send(cloud, [sample(i, start + EVERY_S * i, 1.8) for i in range(8, 10)])
+    cloud.clock.advance(2)
+    runner.tick()
+    cloud.clock.advance(2)
+    runner.tick()  # run again: the same alert, not a second
+    (alert,) = site_alerts(cloud)
+    assert alert.cause == "class_worse"
+    assert "ammonia_nitrogen" in alert.summary
+    assert "class V" in alert.summary
+    assert int(alert.happened_at.timestamp()) == start + EVERY_S * 6
+    explanation = alerts.explanation_of(alert)
+    (deciding,) = explanation["deciding"]
+    assert deciding == {
+        "parameter": "ammonia_nitrogen",
+        "unit": "mg/L",
+        "value": 1.8,
+        "class": "V",
+        "target_bound": 1.0,
+        "bound_kind": "max",
+    }
+    assert explanation["target_class"] == "III"
+    # The sites' list shows the class the checks judged, for those who may see the site.
+    listed = cloud.client.get("/api/v1/sites", headers=cloud.login("river-chief")).json()
+    (east,) = listed
+    assert (east["id"], east["water_class"], east["deciding"], east["target_class"]) == (
+        "site-east",
+        "V",
+        ["ammonia_nitrogen"],
+        "III",
+    )
+    days = cloud.client.get(
+        "/api/v1/sites/site-east/classes",
+        params={"start": "2025-12-31T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+        headers=cloud.login("river-chief"),
+    )
+    assert days.status_code == 200, days.text
+    # 2026-01-01 in Shanghai: six samples at 0.3 and four at 1.8, a daily mean of 0.9 (III).
+    (day,) = days.json()["days"]
+    assert day["means"]["ammonia_nitrogen"] == 0.9
+    assert (day["day"], day["water_class"], day["deciding"]) == (
+        "2026-01-01",
+        "III",
+        ["ammonia_nitrogen"],
+    )
+    assert (
+        cloud.client.get(
+            "/api/v1/sites/site-west/classes",
+            params={"start": "2025-12-31T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+            headers=cloud.login("river-chief"),
+        ).status_code
+        == 404
+    )
+    # Back within the target: the cause ends.
+    send(cloud, [sample(10, start + EVERY_S * 10, 0.4)])
+    cloud.clock.advance(2)
+    runner.tick()
+    (alert,) = site_alerts(cloud)
+    assert alert.cause_ended_at is not None
+    assert int(alert.cause_ended_at.timestamp()) == start + EVERY_S * 10
+
+
+def test_calibrating_values_count_for_nothing(cloud: Cloud) -> None:
+    target(cloud, "site-east", 3)
+    start = int(cloud.clock().timestamp()) - 20 * EVERY_S
+    send(
+        cloud,
+        [sample(i, start + EVERY_S * i, 1.8, c.VALUE_CALIBRATING) for i in range(8)],
+    )
+    scheduler(cloud, silent_after_s=10**6).tick()
+    assert site_alerts(cloud) == []
+    sites = cloud.client.get("/api/v1/sites", headers=cloud.login("prosecutor")).json()
+    (east,) = [s for s in sites if s["id"] == "site-east"]
+    assert east["water_class"] == "I"  # from pH and oxygen; the ammonia was calibrating
+    assert east["suspect"] == {"ammonia_nitrogen": ["calibrating"]}
+
+
+def test_a_lake_is_classed_by_its_own_phosphorus_limits(cloud: Cloud) -> None:
+    tp = c.WATER_PARAMETER_IDS["total_phosphorus"]
+    start = int(cloud.clock().timestamp()) - 20 * EVERY_S
+    # 0.08 mg/L of phosphorus: class II in a river, class IV in a lake.
+    records = [
+        WaterSample(1, i, start + EVERY_S * i, {PH: 720 + i % 7, DO: 800 + i % 5, tp: 80 + i % 2})
+        for i in range(5)
+    ]
+    send(cloud, records)
+    target(cloud, "site-east", 3, "river")
+    runner = scheduler(cloud, silent_after_s=10**6)
+    runner.tick()
+    assert site_alerts(cloud) == []
+    target(cloud, "site-east", 3, "lake")
+    cloud.clock.advance(2)
+    runner.tick()
+    (alert,) = site_alerts(cloud)
+    assert "total_phosphorus" in alert.summary
+    assert alerts.explanation_of(alert)["deciding"][0]["target_bound"] == 0.05
+
+
+def test_a_silent_station_is_an_alert_and_a_chief_sees_only_their_sites(cloud: Cloud) -> None:
+    now = int(cloud.clock().timestamp())
+    send(cloud, [sample(0, now - 60, 0.3)])  # site-east speaks; site-west never has
+    runner = scheduler(cloud, silent_after_s=3 * 3600)
+    runner.tick()
+    assert site_alerts(cloud) == []
+    cloud.clock.advance(3 * 3600 + 10)
+    send(cloud, [sample(1, int(cloud.clock().timestamp()) - 30, 0.3)])
+    runner.tick()
+    (silent,) = site_alerts(cloud)
+    assert (silent.cause, silent.site_id) == ("station_silent", "site-west")
+    # The river chief of site-east sees none of it; a prosecutor sees it.
+    chief = cloud.client.get("/api/v1/alerts", headers=cloud.login("river-chief")).json()
+    assert chief == []
+    assert (
+        cloud.client.get(
+            f"/api/v1/alerts/{silent.id}", headers=cloud.login("river-chief")
+        ).status_code
+        == 404
+    )
+    seen = cloud.client.get("/api/v1/alerts", headers=cloud.login("prosecutor")).json()
+    assert [a["site_id"] for a in seen] == ["site-west"]
+    # Samples again: the cause ends.
+    send(cloud, [sample(0, int(cloud.clock().timestamp()) - 5, 0.3)], device="rs-000002")
+    cloud.clock.advance(2)
+    runner.tick()
+    (silent,) = site_alerts(cloud)
+    assert silent.cause_ended_at is not None
