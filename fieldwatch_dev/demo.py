@@ -34,16 +34,26 @@ from cloud.db.engine import make_engine, make_sessions
 from cloud.db.migrate import upgrade
 from cloud.fleet.service import add_gateway
 from cloud.identity.models import Role
-from cloud.identity.service import add_user
-from cloud.rivers.service import add_site, assign_site
+from cloud.identity.service import add_user, get_user
+from cloud.rivers.service import (
+    RiverInput,
+    add_site,
+    appoint_chief,
+    check_river,
+    get_river,
+    put_river,
+)
 from cloud.supervision import service as supervision
 from cloud.supervision.measures import RULES, Measure, add_months
 from cloud.supervision.models import Zone
+from core import contract as c
+from core import waterclass
 from core.receiver import DeviceKind
 from fieldwatch_dev.local import InfluxServer, MosquittoServer
 from fieldwatch_dev.local.fieldwatch_parts import CloudServer, EdgeGateway
 from fieldwatch_dev.local.mosquitto import DEPLOYMENT_MAX_QUEUED_MESSAGES
 from fieldwatch_dev.simulator.fleet import Fleet, FleetStats, bracelet_id, station_id
+from fieldwatch_dev.simulator.scenario import River as ScenarioRiver
 from fieldwatch_dev.simulator.scenario import Scenario, load_scenario
 from fieldwatch_dev.simulator.scenario import Zone as ScenarioZone
 from fieldwatch_dev.simulator.world import World, distance_m, offset
@@ -121,20 +131,70 @@ def _register(database_url: str, cast: Cast, world: World, live_at: datetime) ->
             add_user(session, ADMIN, cast.admin_password, Role.administrator, now)
             add_user(session, CHIEF, cast.chief_password, Role.river_chief, now)
             rivers = load_scenario(None).rivers
+            _rivers(session, rivers, len(cast.stations), now)
             for number, station in enumerate(cast.stations, start=1):
                 site = f"site-{number:03d}"
-                river = rivers[(number - 1) % len(rivers)]  # the river its simulator measures
-                # Stations of one river a few hundred metres apart along it.
-                lat, lon = offset(river.lat, river.lon, 250.0 * number, 400.0 * number)
-                add_site(session, site, f"{river.name} {number}", river.name, lat, lon)
+                index = (number - 1) % len(rivers)
+                river = rivers[index]  # the river its simulator measures
+                lat, lon = _site_place(river, number)
+                add_site(
+                    session,
+                    site,
+                    f"{river.name} {number}",
+                    "",
+                    lat,
+                    lon,
+                    river_code=river_code(index),
+                    target=_usual_class(river),
+                )
                 add_device(session, now, station, DeviceKind.river_station, GATEWAY, site_id=site)
-            assign_site(session, CHIEF, "site-001")
+            # The chief chairs the first river at town level: its sites are theirs.
+            appoint_chief(
+                session, get_river(session, river_code(0)), get_user(session, CHIEF), "town", now
+            )
             for bracelet in cast.bracelets:
                 add_device(session, now, bracelet, DeviceKind.bracelet, GATEWAY)
             notes = _supervise(session, cast, world, now, live_at)
     finally:
         engine.dispose()
     return [token, *notes]
+
+
+def river_code(index: int) -> str:
+    return f"SH-{index + 1:03d}"
+
+
+def _site_place(river: ScenarioRiver, number: int) -> tuple[float, float]:
+    # Stations of one river a few hundred metres apart along it.
+    return offset(river.lat, river.lon, 250.0 * number, 400.0 * number)
+
+
+def _rivers(session: Session, rivers: list[ScenarioRiver], stations: int, now: datetime) -> None:
+    """Each scenario river with a course through its stations' sites."""
+    for index, river in enumerate(rivers):
+        numbers = [n for n in range(1, stations + 1) if (n - 1) % len(rivers) == index]
+        points = [offset(river.lat, river.lon, -600.0, -900.0), (river.lat, river.lon)]
+        points += [_site_place(river, n) for n in numbers]
+        last = points[-1]
+        points.append(offset(last[0], last[1], 500.0, 800.0))
+        line = {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in points]}
+        put_river(session, check_river(RiverInput(river_code(index), river.name, line)), now)
+
+
+def _usual_class(river: ScenarioRiver) -> int:
+    """The class of the river's usual water at its worst hour (its target: only an
+    incident makes it worse), from its typical values, oxygen at the day's low."""
+    worst = {
+        "ph": river.ph,
+        "dissolved_oxygen": river.dissolved_oxygen - 1.2,
+        "permanganate_index": river.permanganate_index * 1.03,
+        "ammonia_nitrogen": river.ammonia_nitrogen * 1.03,
+        "total_phosphorus": river.total_phosphorus * 1.03,
+    }
+    cls, _ = waterclass.classify(
+        {c.WATER_PARAMETER_IDS[k]: v for k, v in worst.items()}, waterclass.RIVER
+    )
+    return min(5, cls or 3)
 
 
 def _term(number: int, today: date) -> tuple[Measure, date, date]:
@@ -526,7 +586,8 @@ def _print_where_to_look(
                 f"  console       {cloud.url}/console",
                 f"                sign in as {ADMIN} (administrator: map, devices, sites), "
                 f"password in {folder}/admin.password",
-                f"                or as {CHIEF} (river chief of site-001), "
+                f"                or as {CHIEF} (town river chief of SH-001, the first river: "
+                "its sites, their classes and alerts), "
                 f"password in {folder}/chief.password,",
                 f"                or as {PROSECUTOR} / {LOCAL_PROSECUTOR} (prosecutors approving "
                 f"trips at county / local level), passwords in {folder}/prosecutor.password "
