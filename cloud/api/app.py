@@ -35,7 +35,7 @@ from cloud.identity.routes import router as identity_router
 from cloud.ingest.routes import router as ingest_router
 from cloud.rivers import policy as rivers_policy
 from cloud.rivers.checks import RiverCheckSettings
-from cloud.rivers.routes import river_router
+from cloud.rivers.routes import river_router, rule_router
 from cloud.rivers.routes import router as rivers_router
 from cloud.scheduler.runner import Scheduler, SchedulerSettings
 from cloud.settings import CloudSettings
@@ -94,6 +94,7 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         *fleet_routers,
         rivers_router,
         river_router,
+        rule_router,
         supervision_router,
         alerts_router,
     ):

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base, UtcDateTime
@@ -78,6 +87,41 @@ class SiteCondition(Base):
     # Parameters of the newest sample left out, with why: {"ph": ["stuck"], ...}
     suspect_json: Mapped[str] = mapped_column(Text, default="{}")
     samples: Mapped[int] = mapped_column(Integer, default=0)  # judged in the window
+
+
+RULE_KINDS = ("above", "below", "class_worse", "silent")
+
+
+class WaterRule(Base):
+    """An alert rule a prosecutor or a river chief set on a site or on a whole river.
+
+    ``above`` / ``below``: a parameter's trusted values above / below ``threshold`` for
+    ``duration_s``; ``class_worse``: each of the last ``days`` local days classed worse
+    than ``class_limit``; ``silent``: no sample for ``duration_s``.
+    """
+
+    __tablename__ = "water_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str | None] = mapped_column(
+        ForeignKey("river_sites.id", ondelete="CASCADE"), index=True
+    )
+    river_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rivers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    parameter: Mapped[str | None] = mapped_column(String(32))
+    threshold: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    days: Mapped[int | None] = mapped_column(Integer)
+    class_limit: Mapped[int | None] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(16), default="major")
+    note: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SiteAssignment(Base):

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from cloud.identity.models import Role
 from cloud.identity.policy import require, sees_everything, visible
 from cloud.identity.principal import Grant, Principal
-from cloud.rivers.models import River, RiverChief, RiverSite, SiteAssignment
+from cloud.rivers.models import River, RiverChief, RiverSite, SiteAssignment, WaterRule
 
 
 def granted_sites(user_id: int) -> Select[Any]:
@@ -78,3 +78,26 @@ def visible_site(session: Session, principal: Principal, site_id: str) -> RiverS
     require(may_list_sites(principal), "see river sites")
     query = select(RiverSite).where(RiverSite.id == site_id, visible_sites(principal))
     return visible(session.scalar(query), f"site {site_id}")
+
+
+def may_set_rules(principal: Principal) -> bool:
+    """Prosecutors, administrators and river chiefs set alert rules, each on what they see."""
+    return may_list_sites(principal)
+
+
+def visible_rules(principal: Principal) -> ColumnElement[bool]:
+    """The condition on ``WaterRule`` rows: rules on sites or rivers this person sees."""
+    if sees_everything(principal):
+        return true()
+    if principal.role is Role.river_chief:
+        return or_(
+            WaterRule.site_id.in_(principal.granted(Grant.sites).scalar_subquery()),
+            WaterRule.river_id.in_(principal.granted(Grant.rivers).scalar_subquery()),
+        )
+    return false()
+
+
+def visible_rule(session: Session, principal: Principal, rule_id: int) -> WaterRule:
+    require(may_set_rules(principal), "see alert rules")
+    query = select(WaterRule).where(WaterRule.id == rule_id, visible_rules(principal))
+    return visible(session.scalar(query), f"rule {rule_id}")

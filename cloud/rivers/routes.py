@@ -15,16 +15,19 @@ from sqlalchemy.orm import Session
 from cloud.errors import InvalidRequestError
 from cloud.fleet.models import Device
 from cloud.identity.deps import PrincipalDep
+from cloud.identity.models import User
 from cloud.identity.policy import require
 from cloud.rivers import assess, policy, service
 from cloud.rivers.checks import sample_of
-from cloud.rivers.models import River, RiverSite, SiteCondition
+from cloud.rivers.models import River, RiverSite, SiteCondition, WaterRule
 from cloud.rivers.queries import stations_by_site
 from cloud.rivers.schemas import (
     ChiefOut,
     DayClassOut,
     RiverDetailOut,
     RiverOut,
+    RuleIn,
+    RuleOut,
     SiteClassesOut,
     SiteLatestOut,
     SiteOut,
@@ -40,7 +43,7 @@ from cloud.timeseries.queries import (
     water_statement,
 )
 from cloud.timeseries.schema import WATER_PARAMETER_NAMES
-from cloud.web.deps import RuntimeDep, SessionDep
+from cloud.web.deps import NowDep, RuntimeDep, SessionDep
 from cloud.web.fields import ID_PATTERN
 from cloud.web.responses import error_responses
 from cloud.web.window import WindowDep
@@ -49,12 +52,14 @@ from core import waterclass
 
 router = APIRouter(prefix="/sites", tags=["sites"])
 river_router = APIRouter(prefix="/rivers", tags=["rivers"])
+rule_router = APIRouter(prefix="/water-rules", tags=["rivers"])
 
 SiteId = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. huangpu-07")]
 RiverCode = Annotated[str, Path(pattern=RIVER_CODE.pattern, description="e.g. FX-0412")]
 MAX_CLASS_SPAN = timedelta(days=92)
 WaterParameter = Annotated[str, Query(pattern="^(" + "|".join(WATER_PARAMETER_NAMES) + ")$")]
 _ERRORS = error_responses(401, 403, 404, 422, 503)
+_WRITE = error_responses(401, 403, 404, 409, 422)
 _STATUS_SUFFIX = "_status"
 
 
@@ -275,3 +280,120 @@ def _statuses(row: dict[str, Any]) -> dict[str, int]:
         for name in WATER_PARAMETER_NAMES
         if row.get(name + _STATUS_SUFFIX) is not None
     }
+
+
+# --- alert rules --------------------------------------------------------------------
+
+
+@router.get("/{site_id}/rules", response_model=list[RuleOut], responses=_ERRORS)
+def site_rules(site_id: SiteId, principal: PrincipalDep, session: SessionDep) -> list[RuleOut]:
+    """The alert rules that apply to a site: its own and its river's (active or not)."""
+    site = policy.visible_site(session, principal, site_id)
+    require(policy.may_set_rules(principal), "see alert rules")
+    return [_rule_out(session, r) for r in service.rules_of_site(session, site, active_only=False)]
+
+
+@router.post("/{site_id}/rules", response_model=RuleOut, status_code=201, responses=_WRITE)
+def add_site_rule(
+    site_id: SiteId, body: RuleIn, principal: PrincipalDep, session: SessionDep, now: NowDep
+) -> RuleOut:
+    """Set an alert rule on a site (checked by the rivers' checks every minute)."""
+    require(policy.may_set_rules(principal), "set alert rules")
+    site = policy.visible_site(session, principal, site_id)
+    rule = service.add_rule(
+        session, _rule_input(body), site=site, by_user=principal.user_id, now=now
+    )
+    session.commit()
+    return _rule_out(session, rule)
+
+
+@river_router.get("/{code}/rules", response_model=list[RuleOut], responses=_ERRORS)
+def river_rules(code: RiverCode, principal: PrincipalDep, session: SessionDep) -> list[RuleOut]:
+    """The alert rules set on a whole river."""
+    river = policy.visible_river(session, principal, code)
+    require(policy.may_set_rules(principal), "see alert rules")
+    found = session.scalars(
+        select(WaterRule).where(WaterRule.river_id == river.id).order_by(WaterRule.id)
+    )
+    return [_rule_out(session, r) for r in found]
+
+
+@river_router.post("/{code}/rules", response_model=RuleOut, status_code=201, responses=_WRITE)
+def add_river_rule(
+    code: RiverCode, body: RuleIn, principal: PrincipalDep, session: SessionDep, now: NowDep
+) -> RuleOut:
+    """Set an alert rule on every site of a river."""
+    require(policy.may_set_rules(principal), "set alert rules")
+    river = policy.visible_river(session, principal, code)
+    rule = service.add_rule(
+        session, _rule_input(body), river=river, by_user=principal.user_id, now=now
+    )
+    session.commit()
+    return _rule_out(session, rule)
+
+
+@rule_router.put("/{rule_id}", response_model=RuleOut, responses=_WRITE)
+def replace_rule(
+    rule_id: int, body: RuleIn, principal: PrincipalDep, session: SessionDep, now: NowDep
+) -> RuleOut:
+    """Change a rule (who and when are kept)."""
+    rule = policy.visible_rule(session, principal, rule_id)
+    service.update_rule(session, rule, _rule_input(body), principal.user_id, now)
+    session.commit()
+    return _rule_out(session, rule)
+
+
+@rule_router.delete("/{rule_id}", response_model=RuleOut, responses=_WRITE)
+def deactivate_rule(
+    rule_id: int, principal: PrincipalDep, session: SessionDep, now: NowDep
+) -> RuleOut:
+    """Switch a rule off: it stays, inactive, with who switched it off and when."""
+    rule = policy.visible_rule(session, principal, rule_id)
+    service.set_rule_active(rule, False, principal.user_id, now)
+    session.commit()
+    return _rule_out(session, rule)
+
+
+def _rule_input(body: RuleIn) -> service.RuleInput:
+    return service.RuleInput(
+        body.kind,
+        body.parameter,
+        body.threshold,
+        body.duration_s,
+        body.days,
+        body.class_limit,
+        body.severity,
+        body.note,
+    )
+
+
+def _rule_out(session: Session, rule: WaterRule) -> RuleOut:
+    code = (
+        session.scalar(select(River.code).where(River.id == rule.river_id))
+        if rule.river_id
+        else None
+    )
+    names = {
+        u.id: u.username
+        for u in session.scalars(
+            select(User).where(User.id.in_([i for i in (rule.created_by, rule.updated_by) if i]))
+        )
+    }
+    return RuleOut(
+        id=rule.id,
+        kind=rule.kind,  # type: ignore[arg-type]
+        parameter=rule.parameter,
+        threshold=rule.threshold,
+        duration_s=rule.duration_s,
+        days=rule.days,
+        class_limit=rule.class_limit,
+        severity=rule.severity,  # type: ignore[arg-type]
+        note=rule.note,
+        site_id=rule.site_id,
+        river_code=code,
+        active=rule.active,
+        created_by=names.get(rule.created_by or 0),
+        created_at=rule.created_at,
+        updated_by=names.get(rule.updated_by or 0),
+        updated_at=rule.updated_at,
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from cloud.web.fields import TEXT_WITH_LINES
 
 
 class SiteOut(BaseModel):
@@ -85,3 +87,33 @@ class SiteLatestOut(BaseModel):
     time: datetime | None
     values: dict[str, float | None]
     statuses: dict[str, int] = Field(description="non-normal value statuses (contract.md)")
+
+
+class RuleIn(BaseModel):
+    """An alert rule on a site or a river (see docs/rivers.md#alert-rules)."""
+
+    kind: Literal["above", "below", "class_worse", "silent"]
+    parameter: str | None = Field(
+        default=None, description="above, below: a water parameter, e.g. ammonia_nitrogen"
+    )
+    threshold: float | None = Field(default=None, description="above, below: in its unit")
+    duration_s: int | None = Field(
+        default=None, description="above, below: how long it holds; silent: how long silent"
+    )
+    days: int | None = Field(default=None, description="class_worse: days in a row")
+    class_limit: int | None = Field(
+        default=None, ge=1, le=5, description="class_worse: the class (1..5) not to be worse than"
+    )
+    severity: Literal["critical", "major", "minor", "warning"] = "major"
+    note: str | None = Field(default=None, max_length=2000, pattern=TEXT_WITH_LINES)
+
+
+class RuleOut(RuleIn):
+    id: int
+    site_id: str | None
+    river_code: str | None
+    active: bool
+    created_by: str | None
+    created_at: datetime
+    updated_by: str | None
+    updated_at: datetime

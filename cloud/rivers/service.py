@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import shapely  # type: ignore[import-untyped]  # shapely 2 ships no type information
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -18,13 +19,16 @@ from cloud.identity.models import Role, User
 from cloud.identity.service import get_user
 from cloud.rivers.models import (
     CHIEF_LEVELS,
+    RULE_KINDS,
     WATERBODIES,
     River,
     RiverChief,
     RiverSite,
     SiteAssignment,
+    WaterRule,
 )
 from cloud.web.fields import check_id
+from core import contract as c
 
 # River codes as registers write them: letters, digits and - _ . (e.g. FX-0412, 310120-001).
 RIVER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -277,3 +281,140 @@ def assign_site(session: Session, username: str, site_id: str) -> None:
     get_site(session, site_id)
     if session.get(SiteAssignment, (user.id, site_id)) is None:
         session.add(SiteAssignment(user_id=user.id, site_id=site_id))
+
+
+# --- alert rules ------------------------------------------------------------------------
+
+SEVERITIES = ("critical", "major", "minor", "warning")
+MAX_RULE_DURATION_S = 7 * 86400
+MAX_RULE_DAYS = 31
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """A water alert rule as a person sets it (checked by ``check_rule``)."""
+
+    kind: str  # above | below | class_worse | silent
+    parameter: str | None = None
+    threshold: float | None = None
+    duration_s: int | None = None
+    days: int | None = None
+    class_limit: int | None = None
+    severity: str = "major"
+    note: str | None = None
+
+
+def check_rule(spec: RuleInput) -> RuleInput:
+    """The rule if it is whole and sensible for its kind, else InvalidRequestError."""
+    if spec.kind not in RULE_KINDS:
+        raise InvalidRequestError(f"rule kind {spec.kind!r} is not one of {', '.join(RULE_KINDS)}")
+    if spec.severity not in SEVERITIES:
+        raise InvalidRequestError(
+            f"severity {spec.severity!r} is not one of {', '.join(SEVERITIES)}"
+        )
+    if spec.kind in ("above", "below"):
+        if spec.parameter not in c.WATER_PARAMETER_IDS:
+            raise InvalidRequestError(
+                f"a rule {spec.kind} a value needs a parameter, one of "
+                + ", ".join(sorted(c.WATER_PARAMETER_IDS))
+            )
+        _name, unit, _scale, low, high = c.WATER_PARAMETERS[c.WATER_PARAMETER_IDS[spec.parameter]]
+        if (
+            spec.threshold is None
+            or not math.isfinite(spec.threshold)
+            or not low <= spec.threshold <= high
+        ):
+            raise InvalidRequestError(
+                f"the threshold of {spec.parameter} must be a number from {low} to {high} {unit}"
+            )
+        if spec.duration_s is None or not 0 <= spec.duration_s <= MAX_RULE_DURATION_S:
+            raise InvalidRequestError(
+                f"duration_s: how long the values must hold, 0 to {MAX_RULE_DURATION_S} s"
+            )
+        return RuleInput(
+            spec.kind,
+            spec.parameter,
+            spec.threshold,
+            spec.duration_s,
+            None,
+            None,
+            spec.severity,
+            spec.note,
+        )
+    if spec.kind == "class_worse":
+        if spec.class_limit is None or not 1 <= spec.class_limit <= 5:
+            raise InvalidRequestError(
+                "class_limit: the class (1..5, I..V) the water must not be worse than"
+            )
+        if spec.days is None or not 1 <= spec.days <= MAX_RULE_DAYS:
+            raise InvalidRequestError(f"days: how many days in a row, 1 to {MAX_RULE_DAYS}")
+        return RuleInput(
+            spec.kind, None, None, None, spec.days, spec.class_limit, spec.severity, spec.note
+        )
+    if spec.duration_s is None or not 600 <= spec.duration_s <= MAX_RULE_DURATION_S:
+        raise InvalidRequestError(
+            f"duration_s: how long a site may stay silent, 600 to {MAX_RULE_DURATION_S} s"
+        )
+    return RuleInput(spec.kind, None, None, spec.duration_s, None, None, spec.severity, spec.note)
+
+
+def add_rule(
+    session: Session,
+    spec: RuleInput,
+    *,
+    site: RiverSite | None = None,
+    river: River | None = None,
+    by_user: int | None,
+    now: datetime,
+) -> WaterRule:
+    """A new rule on a site or on every site of a river."""
+    if (site is None) == (river is None):
+        raise InvalidRequestError("a rule is on a site or on a river")
+    checked = check_rule(spec)
+    rule = WaterRule(
+        site_id=site.id if site is not None else None,
+        river_id=river.id if river is not None else None,
+        created_by=by_user,
+        created_at=now,
+        active=True,
+    )
+    _rule_fill(rule, checked, by_user, now)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def update_rule(
+    session: Session, rule: WaterRule, spec: RuleInput, by_user: int | None, now: datetime
+) -> WaterRule:
+    _rule_fill(rule, check_rule(spec), by_user, now)
+    session.flush()
+    return rule
+
+
+def set_rule_active(rule: WaterRule, active: bool, by_user: int | None, now: datetime) -> None:
+    rule.active = active
+    rule.updated_by, rule.updated_at = by_user, now
+
+
+def _rule_fill(rule: WaterRule, spec: RuleInput, by_user: int | None, now: datetime) -> None:
+    rule.kind = spec.kind
+    rule.parameter = spec.parameter
+    rule.threshold = spec.threshold
+    rule.duration_s = spec.duration_s
+    rule.days = spec.days
+    rule.class_limit = spec.class_limit
+    rule.severity = spec.severity
+    rule.note = spec.note
+    rule.updated_by, rule.updated_at = by_user, now
+
+
+def rules_of_site(session: Session, site: RiverSite, active_only: bool = True) -> list[WaterRule]:
+    """The rules on the site and on its river, oldest first."""
+    where = WaterRule.site_id == site.id
+    if site.river_id is not None:
+        where = or_(where, WaterRule.river_id == site.river_id)
+    query = select(WaterRule).where(where).order_by(WaterRule.id)
+    if active_only:
+        query = query.where(WaterRule.active.is_(True))
+    return list(session.scalars(query))

@@ -105,7 +105,9 @@ class Scheduler:
         if self._query is not None and (self._rivers_due is None or now >= self._rivers_due):
             self._rivers_due = now + timedelta(seconds=s.rivers.every_s)
             with self._sessions.begin() as session:
-                rivers = RiverChecks(session, now, self._query, s.rivers, s.policy.severities)
+                rivers = RiverChecks(
+                    session, now, self._query, s.rivers, s.policy.severities, s.timezone
+                )
                 found = rivers.run_all()
                 if self._changes is not None and (found.raised or found.ended):
                     self._changes.publish(session, ALERTS_CHANGED, ["*"])

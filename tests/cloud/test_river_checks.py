@@ -237,3 +237,90 @@ def test_a_silent_station_is_an_alert_and_a_chief_sees_only_their_sites(cloud: C
     runner.tick()
     (silent,) = site_alerts(cloud)
     assert silent.cause_ended_at is not None
+
+
+def test_rules_a_chief_sets_on_their_site_raise_their_own_alerts(cloud: Cloud) -> None:
+    chief = cloud.login("river-chief")
+    rule = {"kind": "above", "parameter": "ammonia_nitrogen", "threshold": 1.0, "duration_s": 600}
+    made = cloud.client.post("/api/v1/sites/site-east/rules", json=rule, headers=chief)
+    assert made.status_code == 201, made.text
+    assert made.json()["created_by"] == "river-chief"
+    # Not on a site they do not watch; not with a threshold outside the physical range.
+    assert (
+        cloud.client.post("/api/v1/sites/site-west/rules", json=rule, headers=chief).status_code
+        == 404
+    )
+    wrong = cloud.client.post(
+        "/api/v1/sites/site-east/rules", json={**rule, "threshold": 500}, headers=chief
+    )
+    assert wrong.status_code == 422
+    assert "from 0 to 200 mg/L" in wrong.text
+    assert (
+        cloud.client.post(
+            "/api/v1/sites/site-east/rules", json={"kind": "silent"}, headers=chief
+        ).status_code
+        == 422
+    )
+    start = int(cloud.clock().timestamp()) - 20 * EVERY_S
+    send(cloud, [sample(i, start + EVERY_S * i, 0.5) for i in range(4)])
+    send(cloud, [sample(i, start + EVERY_S * i, 1.2) for i in range(4, 6)])  # 300 s: not yet
+    runner = scheduler(cloud, silent_after_s=10**6)
+    runner.tick()
+    assert site_alerts(cloud) == []
+    send(cloud, [sample(6, start + EVERY_S * 6, 1.3)])  # held 600 s
+    cloud.clock.advance(2)
+    runner.tick()
+    (alert,) = site_alerts(cloud)
+    assert alert.cause == "above_limit"
+    assert "ammonia_nitrogen above 1.0 mg/L for 10 min" in alert.summary
+    assert int(alert.happened_at.timestamp()) == start + EVERY_S * 4
+    assert alerts.explanation_of(alert)["rule"]["id"] == made.json()["id"]
+    assert [a["id"] for a in cloud.client.get("/api/v1/alerts", headers=chief).json()] == [alert.id]
+    # Switched off: kept, inactive, with who did it.
+    off = cloud.client.delete(f"/api/v1/water-rules/{made.json()['id']}", headers=chief)
+    assert off.status_code == 200, off.text
+    assert (off.json()["active"], off.json()["updated_by"]) == (False, "river-chief")
+    listed = cloud.client.get("/api/v1/sites/site-east/rules", headers=chief).json()
+    assert [(r["id"], r["active"]) for r in listed] == [(made.json()["id"], False)]
+
+
+def test_a_class_worse_for_days_rule_on_a_river_and_a_silence_rule(cloud: Cloud) -> None:
+    prosecutor = cloud.login("prosecutor")
+    with database(cloud) as session:
+        from cloud.rivers import service as rivers
+
+        river = rivers.put_river(
+            session, rivers.check_river(rivers.RiverInput("HP-001", "Huangpu")), cloud.clock()
+        )[0]
+        site = session.get(RiverSite, "site-east")
+        assert site is not None
+        site.river_id = river.id
+    made = cloud.client.post(
+        "/api/v1/rivers/HP-001/rules",
+        json={"kind": "class_worse", "class_limit": 4, "days": 2},
+        headers=prosecutor,
+    )
+    assert made.status_code == 201, made.text
+    silent = cloud.client.post(
+        "/api/v1/sites/site-west/rules",
+        json={"kind": "silent", "duration_s": 3600, "severity": "minor"},
+        headers=prosecutor,
+    )
+    assert silent.status_code == 201, silent.text
+    # Three days of ammonia about 1.8 (class V), a sample every two hours; its last digit
+    # moves (a value held for 12 h would be judged stuck and count for nothing).
+    now = int(cloud.clock().timestamp())
+    every = 7200
+    records = [
+        sample(i, now - 3 * 86400 + every * i, 1.8 + 0.01 * (i % 3))
+        for i in range(3 * 86400 // every)
+    ]
+    send(cloud, records)
+    cloud.clock.advance(3601)
+    scheduler(cloud, silent_after_s=10**6).tick()
+    found = {a.cause: a for a in site_alerts(cloud)}
+    assert set(found) == {"class_for_days", "silent_for"}
+    days = alerts.explanation_of(found["class_for_days"])["days"]
+    assert [d["class"] for d in days] == ["V", "V"]
+    assert found["class_for_days"].site_id == "site-east"
+    assert (found["silent_for"].site_id, found["silent_for"].severity) == ("site-west", "minor")

@@ -76,6 +76,47 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("site_id", name=op.f("pk_site_conditions")),
     )
+    op.create_table(
+        "water_rules",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("site_id", sa.String(length=64), nullable=True),
+        sa.Column("river_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("parameter", sa.String(length=32), nullable=True),
+        sa.Column("threshold", sa.Float(), nullable=True),
+        sa.Column("duration_s", sa.Integer(), nullable=True),
+        sa.Column("days", sa.Integer(), nullable=True),
+        sa.Column("class_limit", sa.Integer(), nullable=True),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.Integer(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_water_rules_created_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["river_id"],
+            ["rivers.id"],
+            name=op.f("fk_water_rules_river_id_rivers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["river_sites.id"],
+            name=op.f("fk_water_rules_site_id_river_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["updated_by"], ["users.id"], name=op.f("fk_water_rules_updated_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_water_rules")),
+    )
+    with op.batch_alter_table("water_rules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_water_rules_river_id"), ["river_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_water_rules_site_id"), ["site_id"], unique=False)
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("site_id", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_alerts_site_id"), ["site_id"], unique=False)
@@ -102,6 +143,10 @@ def downgrade() -> None:
         batch_op.drop_column("waterbody")
         batch_op.drop_column("river_id")
     op.drop_table("site_conditions")
+    with op.batch_alter_table("water_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_water_rules_site_id"))
+        batch_op.drop_index(batch_op.f("ix_water_rules_river_id"))
+    op.drop_table("water_rules")
     with op.batch_alter_table("river_chiefs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_river_chiefs_user_id"))
         batch_op.drop_index(batch_op.f("ix_river_chiefs_river_id"))
