@@ -103,19 +103,22 @@ class WorseRun:
         return max(a.cls or 0 for a in self.samples)
 
 
-def worse_run(assessed: Sequence[Assessed], target: int) -> WorseRun | None:
-    """The run worse than ``target`` that the newest classed sample belongs to, if it is."""
-    run: list[Assessed] = []
-    for item in reversed(assessed):
+def worse_runs(assessed: Sequence[Assessed], target: int) -> list[tuple[WorseRun, int | None]]:
+    """Every run of consecutive classed samples worse than ``target``, oldest first, each
+    with the time of the classed sample that met the target after it (None: it lasts)."""
+    runs: list[tuple[WorseRun, int | None]] = []
+    current: list[Assessed] = []
+    for item in assessed:
         if item.cls is None:
             continue
-        if not waterclass.worse_than_target(item.cls, target):
-            break
-        run.append(item)
-    if not run:
-        return None
-    run.reverse()
-    return WorseRun(run[0].sample.ts, tuple(run))
+        if waterclass.worse_than_target(item.cls, target):
+            current.append(item)
+        elif current:
+            runs.append((WorseRun(current[0].sample.ts, tuple(current)), item.sample.ts))
+            current = []
+    if current:
+        runs.append((WorseRun(current[0].sample.ts, tuple(current)), None))
+    return runs
 
 
 def latest_classed(assessed: Sequence[Assessed]) -> Assessed | None:

@@ -236,19 +236,38 @@ class RiverChecks:
     # --- class against the target -----------------------------------------------------
 
     def class_against_target(self, site: RiverSite, assessed: Sequence[assess.Assessed]) -> None:
+        """Every run worse than the target with samples newer than the last check's, in
+        the order they happened: a run a catch-up brought whole (an outage) is raised
+        and ended too, dated when it happened."""
         target = int(site.target_class or 0)
         key = site_key(site.id, "class_worse")
-        newest = assess.latest_classed(assessed)
-        run = assess.worse_run(assessed, target)
-        if run is None:
-            if newest is not None:
-                at = datetime.fromtimestamp(newest.sample.ts, UTC)
-                why = f"class {waterclass.CLASS_NAMES[newest.cls or 0]} meets the target"
+        condition = self._session.get(SiteCondition, site.id)
+        judged_for = f"{site.waterbody}:{target}"
+        seen = (
+            condition.class_seen_ts
+            if condition is not None and condition.class_seen_for == judged_for
+            else None
+        )
+        needed = self._settings.class_worse_samples
+        for run, met_ts in assess.worse_runs(assessed, target):
+            if (
+                seen is not None
+                and run.latest.sample.ts <= seen
+                and (met_ts is None or met_ts <= seen)
+            ):
+                continue  # handled by an earlier check
+            if len(run.samples) >= needed and (seen is None or run.latest.sample.ts > seen):
+                self._raise_class(site, target, key, run)
+            if met_ts is not None:
+                why = "a classed sample meets the target again"
+                at = datetime.fromtimestamp(met_ts, UTC)
                 if alerts.end_cause(self._session, key, at, self._now, why):
                     self.report.ended += 1
-            return
-        if len(run.samples) < self._settings.class_worse_samples:
-            return
+        if condition is not None and assessed:
+            condition.class_seen_ts = max(a.sample.ts for a in assessed)
+            condition.class_seen_for = judged_for
+
+    def _raise_class(self, site: RiverSite, target: int, key: str, run: assess.WorseRun) -> None:
         latest = run.latest
         names = [c.WATER_PARAMETERS[pid][0] for pid in latest.deciding]
         cls_name = waterclass.CLASS_NAMES[latest.cls or 0]
@@ -264,9 +283,6 @@ class RiverChecks:
             device_id=latest.sample.device_id,
             evidence_at=datetime.fromtimestamp(latest.sample.ts, UTC),
         )
-        open_now = alerts.open_alert(self._session, key)
-        if open_now is not None and open_now.last_evidence_at >= (draft.evidence_at or self._now):
-            return  # nothing newer than what it already shows
         _alert, new = alerts.raise_alert(self._session, draft, self._now)
         if new:
             self.report.raised += 1

@@ -87,6 +87,10 @@ class SiteCondition(Base):
     # Parameters of the newest sample left out, with why: {"ph": ["stuck"], ...}
     suspect_json: Mapped[str] = mapped_column(Text, default="{}")
     samples: Mapped[int] = mapped_column(Integer, default=0)  # judged in the window
+    # The newest sample the class check has handled: runs up to it were raised or ended.
+    class_seen_ts: Mapped[int | None] = mapped_column(BigInteger)
+    # What that check judged against ("river:3"): a new target or water body starts afresh.
+    class_seen_for: Mapped[str | None] = mapped_column(String(16))
 
 
 RULE_KINDS = ("above", "below", "class_worse", "silent")

@@ -324,3 +324,69 @@ def test_a_class_worse_for_days_rule_on_a_river_and_a_silence_rule(cloud: Cloud)
     assert [d["class"] for d in days] == ["V", "V"]
     assert found["class_for_days"].site_id == "site-east"
     assert (found["silent_for"].site_id, found["silent_for"].severity) == ("site-west", "minor")
+
+
+def test_the_simulators_stuck_sensor_calibrating_sonde_and_pollution_show(cloud: Cloud) -> None:
+    """The shipped scenario's river incidents, its own stations' water as the simulator
+    makes it: station 2's pollution is a class alert, station 4's calibrating oxygen and
+    station 5's stuck turbidity are left out with why."""
+    from datetime import timedelta
+
+    from cloud.fleet.service import add_device
+    from cloud.rivers import service as rivers
+    from core.receiver import DeviceKind
+    from fieldwatch_dev.simulator.scenario import load_scenario
+    from fieldwatch_dev.simulator.world import World
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    began = cloud.clock() - timedelta(hours=3)
+    scenario = load_scenario(None)
+    world = World(scenario.model_copy(update={"start": began.astimezone(shanghai)}), seed=1)
+    with database(cloud) as session:
+        for number in (4, 5):
+            rivers.add_site(session, f"site-{number}", f"station {number}", "scenario")
+            add_device(
+                session,
+                f"rs-00000{number}",
+                DeviceKind.river_station,
+                "gw-one",
+                began,
+                site_id=f"site-{number}",
+            )
+    target(cloud, "site-west", 4)  # Suzhou Creek's usual water is class IV (phosphorus)
+
+    def water(number: int, seconds: range) -> None:
+        records = []
+        for _seq, at in enumerate(seconds):
+            ts = world.start_ts + at
+            readings = world.water(number, ts)
+            values = {pid: wire for pid, (wire, _status) in readings.items() if wire is not None}
+            statuses = {pid: s for pid, (_wire, s) in readings.items() if s != c.VALUE_NORMAL}
+            records.append(WaterSample(1, at // 300, ts, values, statuses or None))
+        send(cloud, records, device=f"rs-00000{number}")
+
+    cloud.clock.now = began + timedelta(minutes=20)
+    for number in (2, 4, 5):
+        water(number, range(0, 20 * 60, 300))
+    runner = scheduler(cloud, silent_after_s=10**6)
+    runner.tick()
+    sites = {
+        s["id"]: s
+        for s in cloud.client.get("/api/v1/sites", headers=cloud.login("prosecutor")).json()
+    }
+    assert sites["site-4"]["suspect"] == {"dissolved_oxygen": ["calibrating"]}
+    cloud.clock.now = began + timedelta(hours=3)
+    for number in (2, 4, 5):
+        water(number, range(20 * 60, 3 * 3600, 300))
+    runner.tick()
+    sites = {
+        s["id"]: s
+        for s in cloud.client.get("/api/v1/sites", headers=cloud.login("prosecutor")).json()
+    }
+    assert sites["site-5"]["suspect"] == {"turbidity": ["stuck"]}
+    assert sites["site-4"]["suspect"] == {}  # calibrated: its oxygen counts again
+    (alert,) = [a for a in site_alerts(cloud) if a.site_id == "site-west"]
+    assert alert.cause == "class_worse"
+    assert "ammonia_nitrogen" in alert.summary
+    assert alert.cause_ended_at is not None  # the episode is over by the end
+    assert not [a for a in site_alerts(cloud) if a.site_id in ("site-4", "site-5")]

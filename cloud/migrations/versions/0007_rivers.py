@@ -68,6 +68,8 @@ def upgrade() -> None:
         sa.Column("deciding_json", sa.Text(), nullable=False),
         sa.Column("suspect_json", sa.Text(), nullable=False),
         sa.Column("samples", sa.Integer(), nullable=False),
+        sa.Column("class_seen_ts", sa.BigInteger(), nullable=True),
+        sa.Column("class_seen_for", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(
             ["site_id"],
             ["river_sites.id"],
