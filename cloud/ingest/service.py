@@ -56,6 +56,7 @@ from cloud.ingest.plan import (
     plan_batch,
     resolve_candidates,
 )
+from cloud.rivers import service as rivers
 from cloud.supervision.evaluate import AlertPolicy, evaluate
 from cloud.timeseries.influx import InfluxStore, Series
 from cloud.timeseries.points import Record
@@ -63,6 +64,7 @@ from cloud.timeseries.queries import stored_points_statement
 from cloud.timeseries.schema import MEASUREMENT_BY_KIND, NS_PER_S
 from cloud.web.changes import ChangeFeed
 from core.forwarding import ForwardBatch
+from core.messages import WaterSample
 
 # Candidates of one device and measurement closer than this share one InfluxDB query.
 _LOOKUP_SPAN_NS = 3600 * NS_PER_S
@@ -274,6 +276,11 @@ def _record(
         by_device[accepted_record.device_id].append(accepted_record.record)
     for device_id, records in by_device.items():
         fleet.apply_records(devices[device_id], records, now)
+    water = {
+        device_id: [r for r in records if isinstance(r, WaterSample)]
+        for device_id, records in by_device.items()
+    }
+    rivers.note_samples(session, {d: s for d, s in water.items() if s}, now)
     for update in plan.statuses:
         fleet.apply_status(devices[update.device_id], update.status, update.received_at_ms, now)
     _update_completeness(session, plan.records, received, now)

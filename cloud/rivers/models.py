@@ -128,6 +128,23 @@ class WaterRule(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class StationLatest(Base):
+    """A river station's newest water sample (device time), kept at ingest: the class of
+    every site now without asking InfluxDB for the last point of each of its series."""
+
+    __tablename__ = "station_latest"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[int] = mapped_column(BigInteger)
+    boot: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    values_json: Mapped[str] = mapped_column(Text)  # physical values by parameter name
+    statuses_json: Mapped[str] = mapped_column(Text)  # non-normal statuses by name
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class SiteAssignment(Base):
     """A site given to a river chief directly (beyond the sites of the rivers they chair)."""
 

@@ -19,7 +19,7 @@ from cloud.identity.models import User
 from cloud.identity.policy import require
 from cloud.rivers import assess, policy, service
 from cloud.rivers.checks import sample_of
-from cloud.rivers.models import River, RiverSite, SiteCondition, WaterRule
+from cloud.rivers.models import River, RiverSite, SiteCondition, StationLatest, WaterRule
 from cloud.rivers.queries import stations_by_site
 from cloud.rivers.schemas import (
     ChiefOut,
@@ -37,7 +37,6 @@ from cloud.rivers.schemas import (
 from cloud.rivers.service import RIVER_CODE
 from cloud.timeseries.queries import (
     Aggregate,
-    latest_water_statement,
     rows_of,
     water_samples_statement,
     water_statement,
@@ -60,7 +59,6 @@ MAX_CLASS_SPAN = timedelta(days=92)
 WaterParameter = Annotated[str, Query(pattern="^(" + "|".join(WATER_PARAMETER_NAMES) + ")$")]
 _ERRORS = error_responses(401, 403, 404, 422, 503)
 _WRITE = error_responses(401, 403, 404, 409, 422)
-_STATUS_SUFFIX = "_status"
 
 
 @router.get("", response_model=list[SiteOut], responses=_ERRORS)
@@ -208,29 +206,29 @@ def _river_out(session: Session, river: River, kind: type[RiverOut]) -> RiverOut
 
 
 @router.get("/latest", response_model=list[SiteLatestOut], responses=_ERRORS)
-def latest_values(
-    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
-) -> list[SiteLatestOut]:
-    """The newest sample of every site the caller may see (sites without one: empty)."""
+def latest_values(principal: PrincipalDep, session: SessionDep) -> list[SiteLatestOut]:
+    """The newest sample of every site the caller may see (sites without one: empty), as
+    the ingest kept it for each station (``station_latest``)."""
     require(policy.may_list_sites(principal), "see river sites")
     visible = policy.visible_sites(principal)
     stations = stations_by_site(session, visible)
-    statement = latest_water_statement()
-    newest: dict[str, dict[str, Any]] = {}
-    for sample in rows_of(runtime.influx.query(statement.text, statement.params)):
-        newest[sample["device_id"]] = sample
+    wanted = [d for ids in stations.values() for d in ids]
+    newest = {
+        row.device_id: row
+        for row in session.scalars(select(StationLatest).where(StationLatest.device_id.in_(wanted)))
+    }
     answers = []
     for site in session.scalars(select(RiverSite).where(visible).order_by(RiverSite.id)):
         samples = [newest[d] for d in stations[site.id] if d in newest]
-        row = max(samples, key=lambda r: r["time"]) if samples else None
+        row = max(samples, key=lambda r: r.ts) if samples else None
         answers.append(
             SiteLatestOut(
                 site_id=site.id,
                 name=site.name,
-                device_id=row["device_id"] if row else None,
-                time=row["time"] if row else None,
-                values=_values(row) if row else {},
-                statuses=_statuses(row) if row else {},
+                device_id=row.device_id if row else None,
+                time=datetime.fromtimestamp(row.ts, UTC) if row else None,
+                values=json.loads(row.values_json) if row else {},
+                statuses=json.loads(row.statuses_json) if row else {},
             )
         )
     return answers
@@ -268,18 +266,6 @@ def water_series(
         aggregate=aggregate.value if window.every_s else None,
         points=points,
     )
-
-
-def _values(row: dict[str, Any]) -> dict[str, float | None]:
-    return {name: row.get(name) for name in WATER_PARAMETER_NAMES if row.get(name) is not None}
-
-
-def _statuses(row: dict[str, Any]) -> dict[str, int]:
-    return {
-        name: int(row[name + _STATUS_SUFFIX])
-        for name in WATER_PARAMETER_NAMES
-        if row.get(name + _STATUS_SUFFIX) is not None
-    }
 
 
 # --- alert rules --------------------------------------------------------------------

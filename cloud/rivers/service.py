@@ -25,6 +25,7 @@ from cloud.rivers.models import (
     RiverChief,
     RiverSite,
     SiteAssignment,
+    StationLatest,
     WaterRule,
 )
 from cloud.web.fields import check_id
@@ -418,3 +419,49 @@ def rules_of_site(session: Session, site: RiverSite, active_only: bool = True) -
     if active_only:
         query = query.where(WaterRule.active.is_(True))
     return list(session.scalars(query))
+
+
+# --- each station's newest sample -------------------------------------------------------
+
+
+def note_samples(
+    session: Session, samples_by_device: Mapping[str, Sequence[Any]], now: datetime
+) -> None:
+    """Keep each station's newest water sample (by device time, then (boot, seq)) from
+    the samples stored now: one row per station, read and written once per batch."""
+    newest = {
+        device_id: max(samples, key=lambda s: (s.ts, s.boot, s.seq))
+        for device_id, samples in samples_by_device.items()
+        if samples
+    }
+    if not newest:
+        return
+    rows = {
+        r.device_id: r
+        for r in session.scalars(
+            select(StationLatest).where(StationLatest.device_id.in_(sorted(newest)))
+        )
+    }
+    for device_id, sample in newest.items():
+        row = rows.get(device_id)
+        if row is not None and (row.ts, row.boot, row.seq) >= (sample.ts, sample.boot, sample.seq):
+            continue  # a late sample: older than the one kept
+        if row is None:
+            row = StationLatest(device_id=device_id)
+            session.add(row)
+        row.ts, row.boot, row.seq = sample.ts, sample.boot, sample.seq
+        row.values_json = json.dumps(
+            {
+                c.WATER_PARAMETERS[pid][0]: wire / c.WATER_PARAMETERS[pid][2]
+                for pid, wire in sample.values.items()
+                if wire is not None and pid in c.WATER_PARAMETERS
+            }
+        )
+        row.statuses_json = json.dumps(
+            {
+                c.WATER_PARAMETERS[pid][0]: status
+                for pid, status in (sample.statuses or {}).items()
+                if pid in c.WATER_PARAMETERS
+            }
+        )
+        row.stored_at = now

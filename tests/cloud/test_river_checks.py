@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -390,3 +391,16 @@ def test_the_simulators_stuck_sensor_calibrating_sonde_and_pollution_show(cloud:
     assert "ammonia_nitrogen" in alert.summary
     assert alert.cause_ended_at is not None  # the episode is over by the end
     assert not [a for a in site_alerts(cloud) if a.site_id in ("site-4", "site-5")]
+
+
+def test_each_stations_newest_sample_is_kept_and_a_late_one_does_not_replace_it(
+    cloud: Cloud,
+) -> None:
+    now = int(cloud.clock().timestamp())
+    send(cloud, [sample(5, now - 60, 0.7)])
+    send(cloud, [sample(4, now - 600, 1.9, c.VALUE_CALIBRATING)])  # older, arriving later
+    latest = cloud.client.get("/api/v1/sites/latest", headers=cloud.login("prosecutor")).json()
+    (east,) = [s for s in latest if s["site_id"] == "site-east"]
+    assert east["values"]["ammonia_nitrogen"] == 0.7
+    assert east["statuses"] == {}
+    assert int(datetime.fromisoformat(east["time"]).timestamp()) == now - 60

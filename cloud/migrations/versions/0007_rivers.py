@@ -79,6 +79,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("site_id", name=op.f("pk_site_conditions")),
     )
     op.create_table(
+        "station_latest",
+        sa.Column("device_id", sa.String(length=32), nullable=False),
+        sa.Column("ts", sa.BigInteger(), nullable=False),
+        sa.Column("boot", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("values_json", sa.Text(), nullable=False),
+        sa.Column("statuses_json", sa.Text(), nullable=False),
+        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["devices.id"],
+            name=op.f("fk_station_latest_device_id_devices"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("device_id", name=op.f("pk_station_latest")),
+    )
+    op.create_table(
         "water_rules",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("site_id", sa.String(length=64), nullable=True),
@@ -145,6 +162,7 @@ def downgrade() -> None:
         batch_op.drop_column("waterbody")
         batch_op.drop_column("river_id")
     op.drop_table("site_conditions")
+    op.drop_table("station_latest")
     with op.batch_alter_table("water_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_water_rules_site_id"))
         batch_op.drop_index(batch_op.f("ix_water_rules_river_id"))
