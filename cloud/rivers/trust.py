@@ -98,12 +98,13 @@ same history).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from core import contract as c
 
@@ -272,7 +273,7 @@ def judge_series(
 ) -> list[Judgement]:
     """One judgement per reading, in order; ``readings`` of one parameter, sorted by ts."""
     series = _Series(parameter_id, readings, settings)
-    return [series.judge(i) for i in range(len(readings))]
+    return series.judge(np.arange(len(readings)))
 
 
 def judge_latest(
@@ -283,11 +284,37 @@ def judge_latest(
 ) -> Judgement:
     """The judgement of ``latest`` given the readings before it (sorted by ts)."""
     readings = [*history, latest]
-    return _Series(parameter_id, readings, settings).judge(len(readings) - 1)
+    series = _Series(parameter_id, readings, settings)
+    return series.judge(np.array([len(readings) - 1]))[0]
+
+
+_Indexes = npt.NDArray[np.intp]
+
+
+def _checked(code: int) -> Judgement:
+    reasons = tuple(r for bit, r in ((1, STUCK), (2, SPIKE), (4, DRIFT)) if code & bit)
+    return Judgement(SUSPECT, reasons) if reasons else Judgement(TRUSTED)
+
+
+# Every judgement there can be, by code: 0-7 a usable value's (stuck + 2 spike + 4 drift),
+# then the sonde's own verdicts, then out of range. Judgements are immutable, so one of
+# each is shared by all the readings it is given to.
+_JUDGEMENTS: Final = (
+    *(_checked(code) for code in range(8)),
+    *(Judgement(verdict) for verdict in _VERDICT_OF_STATUS.values()),
+    Judgement(SUSPECT, (OUT_OF_RANGE,)),
+)
+_CODE_OF_STATUS: Final = {status: 8 + k for k, status in enumerate(_VERDICT_OF_STATUS)}
+_OUT_OF_RANGE_CODE: Final = len(_JUDGEMENTS) - 1
 
 
 class _Series:
-    """One parameter's readings with what the checks need precomputed (O(n))."""
+    """One parameter's readings as arrays, each check run over many readings at once.
+
+    So that a long series costs about linear time: run lengths for stuck in one pass;
+    the spike's window only where the cheap conditions leave a candidate; for drift, each
+    distinct day window's median once, from one sorted window slid forward.
+    """
 
     def __init__(
         self, parameter_id: int, readings: Sequence[Reading], settings: TrustSettings
@@ -297,127 +324,171 @@ class _Series:
         _, _, scale, low, high = c.WATER_PARAMETERS[parameter_id]
         self.limits = settings.limits(parameter_id)
         self.settings = settings
-        self.readings = readings
-        self.low, self.high = float(low), float(high)
-        self.floor_wire = round(low * scale)
         n = len(readings)
-        self.usable = [False] * n
-        self.wire = [0] * n
-        self.run_start = list(range(n))  # first reading of the identical-value run ending here
-        self.position = [-1] * n  # index among the usable values
-        use_ts: list[int] = []
-        use_values: list[float] = []
-        for i, reading in enumerate(readings):
-            if i and reading.ts < readings[i - 1].ts:
-                raise ValueError("readings must be sorted by ts")
-            value = reading.value
-            if value is None or reading.status != c.VALUE_NORMAL:
-                continue
-            if not self.low <= value <= self.high:
-                continue
-            self.usable[i] = True
-            self.wire[i] = round(value * scale)
-            if i and self.usable[i - 1] and self.wire[i - 1] == self.wire[i]:
-                self.run_start[i] = self.run_start[i - 1]
-            self.position[i] = len(use_ts)
-            use_ts.append(reading.ts)
-            use_values.append(value)
-        self.use_ts = np.asarray(use_ts, dtype=np.int64)
-        self.use_values = np.asarray(use_values, dtype=np.float64)
+        self.n = n
+        self.ts = np.array([r.ts for r in readings], dtype=np.int64)
+        if n > 1 and bool(np.any(self.ts[1:] < self.ts[:-1])):
+            raise ValueError("readings must be sorted by ts")
+        self.status = np.array([r.status for r in readings], dtype=np.int64)
+        values = np.array([r.value for r in readings], dtype=np.float64)  # None: NaN
+        self.values = values
+        with np.errstate(invalid="ignore"):
+            self.usable = (self.status == c.VALUE_NORMAL) & (values >= low) & (values <= high)
+        # round() and rint both round half to even; the wire values are whole floats.
+        self.wire = np.where(self.usable, np.rint(values * scale), 0.0)
+        self.floor_wire = round(low * scale)
+        index = np.arange(n)
+        same = np.zeros(n, dtype=np.bool_)
+        same[1:] = self.usable[1:] & self.usable[:-1] & (self.wire[1:] == self.wire[:-1])
+        # first reading of the identical-value run ending here
+        self.run_start = np.maximum.accumulate(np.where(same, 0, index)) if n else index
+        self.position = np.cumsum(self.usable) - 1  # index among the usable values
+        self.use_ts = self.ts[self.usable]
+        self.use_values = values[self.usable]
 
-    def judge(self, i: int) -> Judgement:
-        reading = self.readings[i]
-        by_status = _VERDICT_OF_STATUS.get(reading.status)
-        if by_status is not None:
-            return Judgement(by_status)
-        if reading.status in _OUT_OF_RANGE_STATUSES or not self.usable[i]:
-            return Judgement(SUSPECT, (OUT_OF_RANGE,))
-        reasons = []
-        if self._stuck(i):
-            reasons.append(STUCK)
-        if self._spike(i):
-            reasons.append(SPIKE)
-        if self._drift(i):
-            reasons.append(DRIFT)
-        return Judgement(SUSPECT, tuple(reasons)) if reasons else Judgement(TRUSTED)
+    def judge(self, indexes: _Indexes) -> list[Judgement]:
+        """The judgements of the readings at ``indexes``."""
+        usable = self.usable[indexes]
+        checked = indexes[usable]
+        code = np.full(len(indexes), _OUT_OF_RANGE_CODE, dtype=np.intp)
+        code[usable] = self._stuck(checked) + 2 * self._spike(checked) + 4 * self._drift(checked)
+        status = self.status[indexes]
+        for value_status, status_code in _CODE_OF_STATUS.items():
+            code[status == value_status] = status_code
+        return [_JUDGEMENTS[k] for k in code.tolist()]
 
-    def _stuck(self, i: int) -> bool:
-        first = self.run_start[i]
+    def _stuck(self, i: _Indexes) -> npt.NDArray[np.intp]:
         limits = self.limits
-        if i - first + 1 < limits.stuck_readings:
-            return False
-        if self.readings[i].ts - self.readings[first].ts < limits.stuck_s:
-            return False
-        return not (limits.stuck_at_floor_ok and self.wire[i] == self.floor_wire)
+        first = self.run_start[i]
+        stuck = (i - first + 1 >= limits.stuck_readings) & (
+            self.ts[i] - self.ts[first] >= limits.stuck_s
+        )
+        if limits.stuck_at_floor_ok:
+            stuck &= self.wire[i] != self.floor_wire
+        return stuck.astype(np.intp)
 
-    def _spike(self, i: int) -> bool:
+    def _spike(self, indexes: _Indexes) -> npt.NDArray[np.intp]:
         settings, limits = self.settings, self.limits
-        if i == 0 or i + 1 >= len(self.readings):
-            return False
-        if not (self.usable[i - 1] and self.usable[i + 1]):
-            return False
-        before, here, after = self.readings[i - 1], self.readings[i], self.readings[i + 1]
-        if here.ts - before.ts > settings.spike_gap_s or after.ts - here.ts > settings.spike_gap_s:
-            return False
-        p = self.position[i]
+        out = np.zeros(len(indexes), dtype=np.intp)
+        inner = np.flatnonzero((indexes > 0) & (indexes < self.n - 1))
+        i = indexes[inner]
+        ts, values = self.ts, self.values
+        into, out_of = ts[i] - ts[i - 1], ts[i + 1] - ts[i]
+        x, prev, nxt = values[i], values[i - 1], values[i + 1]
+        # The rate is at least rate_abs: a jump within rate_abs's reach is never a spike.
+        with np.errstate(invalid="ignore"):
+            candidate = (
+                self.usable[i - 1]
+                & self.usable[i + 1]
+                & (into <= settings.spike_gap_s)
+                & (out_of <= settings.spike_gap_s)
+                & (np.abs(x - prev) > limits.rate_abs * into / 60)
+                & (np.abs(nxt - x) > limits.rate_abs * out_of / 60)
+            )
+        found = inner[candidate]
+        if not len(found):
+            return out
+        use_ts: list[int] = self.use_ts.tolist()
+        use_values: list[float] = self.use_values.tolist()
+        positions: list[int] = self.position[indexes[found]].tolist()
+        for k, p in zip(found.tolist(), positions, strict=True):
+            out[k] = self._spike_at(p, use_ts, use_values)
+        return out
+
+    def _spike_at(self, p: int, use_ts: list[int], use_values: list[float]) -> bool:
+        """Whether the usable value at ``p`` is a spike, given that its neighbours are usable
+        and near enough in time to be compared with."""
+        settings, limits = self.settings, self.limits
+        here_ts = use_ts[p]
         start = max(0, p - settings.spike_window)
         window = [
-            float(v)
-            for t, v in zip(self.use_ts[start:p], self.use_values[start:p], strict=True)
-            if here.ts - t <= settings.spike_window_s
+            v
+            for t, v in zip(use_ts[start:p], use_values[start:p], strict=True)
+            if here_ts - t <= settings.spike_window_s
         ]
         if len(window) < settings.spike_min_window:
             return False
         level = _median(window)
         mad = _median([abs(v - level) for v in window])
         sigma = max(MAD_TO_SIGMA * mad, limits.noise_abs, limits.noise_rel * abs(level))
-        x = float(self.use_values[p])
+        x = use_values[p]
         departure = abs(x - level)
         if departure <= settings.spike_k * sigma:
             return False
-        prev, nxt = float(self.use_values[p - 1]), float(self.use_values[p + 1])
+        prev, nxt = use_values[p - 1], use_values[p + 1]
         if abs(prev - level) >= departure / 2 or abs(nxt - level) >= departure / 2:
             return False
         rate = max(limits.rate_abs, limits.rate_rel * abs(level))  # per minute
-        jump_in_ok = abs(x - prev) <= rate * (here.ts - before.ts) / 60
-        jump_out_ok = abs(nxt - x) <= rate * (after.ts - here.ts) / 60
+        jump_in_ok = abs(x - prev) <= rate * (here_ts - use_ts[p - 1]) / 60
+        jump_out_ok = abs(nxt - x) <= rate * (use_ts[p + 1] - here_ts) / 60
         return not (jump_in_ok or jump_out_ok)
 
-    def _drift(self, i: int) -> bool:
+    def _drift(self, indexes: _Indexes) -> npt.NDArray[np.intp]:
         settings, limits = self.settings, self.limits
-        if limits.drift_abs is None:
-            return False
-        p = self.position[i]
-        ts = self.use_ts[: p + 1]  # never a value after this reading, even at the same second
-        now = int(ts[p])
+        out = np.zeros(len(indexes), dtype=np.intp)
+        if limits.drift_abs is None or not len(indexes):
+            return out
+        ts = self.use_ts
+        last = len(ts) - 1
+        p = self.position[indexes]
+        now = ts[p]
         days = settings.drift_days + 1
         gap = settings.drift_day_gap_s
-        if now - int(ts[0]) < days * DAY_S - gap:
-            return False
-        medians: list[float] = []  # newest day first
+        ok = now - ts[0] >= days * DAY_S - gap
+        # long_gaps[j]: how many gaps longer than ``gap`` lie between the first j + 1 values
+        long_gaps = np.concatenate(([0], np.cumsum(np.diff(ts) > gap)))
+        begins, ends = [], []  # newest day first
         for day in range(days):
-            end = int(np.searchsorted(ts, now - day * DAY_S, side="right"))
-            begin = int(np.searchsorted(ts, now - (day + 1) * DAY_S, side="right"))
-            if end - begin < settings.drift_day_readings:
-                return False
-            seen = ts[begin:end]
-            if int(seen[0]) - (now - (day + 1) * DAY_S) > gap:
-                return False
-            if (now - day * DAY_S) - int(seen[-1]) > gap:
-                return False
-            if len(seen) > 1 and int(np.max(np.diff(seen))) > gap:
-                return False
-            medians.append(float(np.median(self.use_values[begin:end])))
-        direction = 0
-        for newer, older in pairwise(medians):
-            step = newer - older
-            if abs(step) < max(limits.drift_abs, limits.drift_rel * abs(older)) or step == 0:
-                return False
-            sign = 1 if step > 0 else -1
-            if direction and sign != direction:
-                return False
-            direction = sign
-        return True
+            newest = now - day * DAY_S
+            oldest = newest - DAY_S
+            # never a value after this reading, even at the same second
+            end = p + 1 if day == 0 else np.searchsorted(ts, newest, side="right")
+            begin = np.searchsorted(ts, oldest, side="right")
+            first, final = np.minimum(begin, last), np.maximum(end - 1, 0)
+            ok &= end - begin >= settings.drift_day_readings
+            ok &= ts[first] - oldest <= gap
+            ok &= newest - ts[final] <= gap
+            ok &= long_gaps[final] == long_gaps[first]
+            begins.append(begin)
+            ends.append(end)
+        judged = np.flatnonzero(ok)
+        if not len(judged):
+            return out
+        # A reading's older days are mostly an earlier reading's newest: one median each.
+        width = last + 2
+        keys = np.stack([b[judged] * width + e[judged] for b, e in zip(begins, ends, strict=True)])
+        windows, which = np.unique(keys.ravel(), return_inverse=True)
+        medians = _window_medians(self.use_values.tolist(), windows // width, windows % width)
+        daily = medians[which].reshape(days, len(judged))
+        newer, older = daily[:-1], daily[1:]
+        step = newer - older
+        least = np.maximum(limits.drift_abs, limits.drift_rel * np.abs(older))
+        moved = (np.abs(step) >= least) & (step != 0)
+        one_way = np.all(step > 0, axis=0) | np.all(step < 0, axis=0)
+        out[judged] = np.all(moved, axis=0) & one_way
+        return out
+
+
+def _window_medians(
+    values: list[float], begins: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """The median of each ``values[begin:end]`` (none empty), from one sorted window moved
+    from each to the next: cheap when both ends only move forward, as day windows do."""
+    medians = np.empty(len(begins), dtype=np.float64)
+    window: list[float] = []
+    low = high = 0
+    for k, (begin, end) in enumerate(zip(begins.tolist(), ends.tolist(), strict=True)):
+        if begin < low or end < high or begin >= high or begin - low + end - high > end - begin:
+            window = sorted(values[begin:end])
+        else:
+            for v in values[low:begin]:
+                del window[bisect_left(window, v)]
+            for v in values[high:end]:
+                insort(window, v)
+        low, high = begin, end
+        half = len(window) // 2
+        medians[k] = window[half] if len(window) % 2 else (window[half - 1] + window[half]) / 2
+    return medians
 
 
 def _median(values: Sequence[float]) -> float:
