@@ -21,6 +21,8 @@ from edge import bench
 from edge.buffer import Buffer
 from edge.errors import EdgeError
 from edge.gateway import Gateway
+from edge.hj212.errors import PacketError
+from edge.hj212.frame import frame
 from edge.settings import EdgeSettings
 from fieldwatch.options import SETTINGS_EXIT_CODE, ConfigFileOption, print_settings_error
 from fieldwatch.settings import SettingsError, load_settings
@@ -142,6 +144,21 @@ def quarantine_list(
         typer.echo(f"{e.id}\t{when}\t{e.topic}\t{e.code}\t{len(e.payload)} B\t{e.reason}")
     if not entries:
         typer.echo("quarantine is empty")
+
+
+@app.command("hj212-frame")
+def hj212_frame_command(
+    segment: Annotated[str, typer.Argument(help="The data segment, QN=...;CP=&&...&&.")],
+) -> None:
+    """An HJ 212 packet (##, length, SEGMENT, CRC, CR LF) on stdout, to send to the
+    listener by hand: fieldwatch edge hj212-frame '...' | nc -q 2 HOST PORT."""
+    try:
+        packet = frame(segment)
+    except PacketError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EDGE_ERROR_EXIT_CODE) from None
+    sys.stdout.buffer.write(packet)
+    sys.stdout.buffer.flush()
 
 
 @app.command("bench-buffer")

@@ -7,9 +7,9 @@ Threads, each with one job and its own buffer connection:
 - the forwarder sends batches to the cloud;
 - the heartbeat, the downlink relay and the quarantine uploader talk to the cloud on
   their own schedule;
-- with ``hj212_listen`` set, the HJ 212 listener (``edge.hj212.listener``, an asyncio
-  loop) takes data loggers' TCP packets and publishes them to the broker as their
-  stations' water samples;
+- with ``hj212_listen`` set, a thread starts and watches the HJ 212 listener, a process
+  of its own (``edge.hj212.process``: an asyncio loop that takes data loggers' TCP
+  packets and publishes them to the broker as their stations' water samples);
 - the metrics page answers scrapes.
 
 If one of them ends unexpectedly, the whole gateway stops (exit status 1) rather than
@@ -24,7 +24,6 @@ import queue
 import threading
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from zoneinfo import ZoneInfo
 
 from edge.backoff import Backoff
 from edge.broker import BrokerAddress, BrokerLink, Received
@@ -34,7 +33,8 @@ from edge.committer import Committer
 from edge.downlink import PUBLISH_TIMEOUT_S, DownlinkRelay
 from edge.forwarder import Forwarder, ForwardPolicy
 from edge.heartbeat import Heartbeat
-from edge.hj212.listener import DRAIN_S, Hj212Listener
+from edge.hj212.listener import DRAIN_S
+from edge.hj212.process import ListenerConfig, ListenerProcess
 from edge.metrics import EdgeMetrics, MetricsServer
 from edge.registry import RegistryWatcher
 from edge.settings import EdgeSettings, listen_address
@@ -82,7 +82,7 @@ class Gateway:
         self._link: BrokerLink | None = None
         self._metrics_server: MetricsServer | None = None
         self._forwarder: Forwarder | None = None
-        self._hj212: Hj212Listener | None = None
+        self._hj212: ListenerProcess | None = None
         self._stats_buffer: Buffer | None = None
         self._downlink_buffer: Buffer | None = None
         self._stats_lock = threading.Lock()
@@ -150,16 +150,18 @@ class Gateway:
         self._spawn("broker-watch", self._watch_broker)
         if s.hj212_listen is not None:
             host, port = listen_address(s.hj212_listen)
-            self._hj212 = Hj212Listener(
+            config = ListenerConfig(
                 host,
                 port,
                 broker_address(s),
-                registry,
-                self._open_buffer(),
-                self.metrics,
-                ZoneInfo(s.hj212_time_zone),
-                link.subscribed,
+                s.registry_path,
+                s.buffer_path,
+                int(s.buffer_max_bytes),
+                s.buffer_synchronous,
+                s.hj212_time_zone,
+                s.log_level,
             )
+            self._hj212 = ListenerProcess(config, self.metrics, link.subscribed)
             self._spawn("hj212", self._hj212.run)
         log.info(
             "gateway %s started: broker %s, cloud %s, buffer %s",
@@ -234,7 +236,7 @@ class Gateway:
         listener = self._hj212
         if listener is None:
             raise RuntimeError("no HJ 212 listener: hj212_listen is not set")
-        if not listener.listening.wait(20) or listener.port is None:
+        if not listener.listening.wait(60) or listener.port is None:
             raise RuntimeError("the HJ 212 listener did not start")
         return listener.port
 

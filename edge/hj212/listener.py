@@ -37,17 +37,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
 from datetime import tzinfo
+from typing import Protocol
 
 import aiomqtt
+import cbor2
 
 from core import contract as c
-from core.codec import encode
-from core.errors import EncodeError
+from core.codec import check_size, message_from_wire
+from core.errors import DecodeError, EncodeError
 from core.messages import WaterSample
 from core.topics import topic
 from edge.broker import BrokerAddress
@@ -56,7 +57,6 @@ from edge.classify import Refused
 from edge.hj212.errors import UNKNOWN_MN, UNMAPPABLE, PacketError
 from edge.hj212.frame import DataSegment, PacketStream, Piece, data_response, read_packet
 from edge.hj212.mapping import sample_fields
-from edge.metrics import EdgeMetrics
 from edge.registry import RegistryWatcher
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,15 @@ class BrokerRelay:
                 username=a.username,
                 password=a.password,
                 identifier=f"{a.client_id}-hj212",
-                protocol=aiomqtt.ProtocolVersion.V5,
+                # 3.1.1: aiomqtt shows no PUBACK reason code either way, and MQTT 5's
+                # properties cost a tenth of the listener's time per packet.
+                protocol=aiomqtt.ProtocolVersion.V311,
                 tls_context=ssl.create_default_context() if a.tls else None,
                 max_inflight_messages=1000,
             )
+            # aiomqtt warns at each publish while more than 10 wait for their PUBACK: here
+            # hundreds do, by design (loggers' connections each with packets in progress).
+            client.pending_calls_threshold = 1_000_000
             try:
                 async with client:
                     log.info("HJ 212 listener connected to the broker %s:%d", a.host, a.port)
@@ -159,8 +164,21 @@ class Numbering:
         self._next[station] = self._next.get(station, 0) + 1
 
 
+class Stopping(Protocol):
+    """What tells the listener to stop (a threading or a multiprocessing Event)."""
+
+    def is_set(self) -> bool: ...
+
+
+# What the listener did, for the gateway's metrics: ("published",), ("repeated",),
+# ("quarantined", reason code) -> packets.
+Tally = Counter[tuple[str, ...]]
+
+
 class Hj212Listener:
-    """The TCP server and what it does with each packet. ``run(stop)`` in a thread."""
+    """The TCP server and what it does with each packet. ``run(stop)``, in the listener's
+    own process (``edge.hj212.process``); ``on_listening`` gets the port once bound,
+    ``on_tally`` what was done since its last call, every ``POLL_S`` and at the end."""
 
     def __init__(
         self,
@@ -169,47 +187,42 @@ class Hj212Listener:
         broker: BrokerAddress,
         registry: RegistryWatcher,
         buffer: Buffer,
-        metrics: EdgeMetrics,
         zone: tzinfo,
-        gateway_ready: threading.Event,
+        on_listening: Callable[[int], None],
+        on_tally: Callable[[Tally], None],
     ) -> None:
         self._host = host
         self._port = port
         self._broker = broker
         self._registry = registry
         self._buffer = buffer
-        self._metrics = metrics
         self._zone = zone
-        self._gateway_ready = gateway_ready
+        self._on_listening = on_listening
+        self._on_tally = on_tally
+        self._tally: Tally = Counter()
         self._numbering = Numbering(buffer)
         self._recent: dict[str, OrderedDict[tuple[str, str], asyncio.Future[None]]] = {}
         self._publishing: set[asyncio.Task[None]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
         self._relay: BrokerRelay | None = None
-        self.listening = threading.Event()
-        self.port: int | None = None
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: Stopping) -> None:
         """Serve until ``stop`` is set."""
         asyncio.run(self._main(stop))
 
-    async def _main(self, stop: threading.Event) -> None:
-        # Published before the gateway's session subscribes, a sample would reach no one.
-        while not self._gateway_ready.is_set():
-            if stop.is_set():
-                return
-            await asyncio.sleep(POLL_S)
+    async def _main(self, stop: Stopping) -> None:
         self._numbering.start()
         relay = self._relay = BrokerRelay(self._broker)
         relaying = asyncio.create_task(relay.run())
         server = await asyncio.start_server(
             self._serve_logger, self._host, self._port, limit=READ_CHUNK
         )
-        self.port = int(server.sockets[0].getsockname()[1])
-        log.info("HJ 212 listener on %s:%d", self._host, self.port)
-        self.listening.set()
+        port = int(server.sockets[0].getsockname()[1])
+        log.info("HJ 212 listener on %s:%d", self._host, port)
+        self._on_listening(port)
         try:
             while not stop.is_set():
+                self._report()
                 if relaying.done():
                     relaying.result()  # the relay never ends on its own: raise its error
                     raise RuntimeError("the HJ 212 broker relay ended")
@@ -231,6 +244,12 @@ class Hj212Listener:
             relaying.cancel()
             await asyncio.gather(relaying, return_exceptions=True)
             await server.wait_closed()
+            self._report()
+
+    def _report(self) -> None:
+        if self._tally:
+            tally, self._tally = self._tally, Counter()
+            self._on_tally(tally)
 
     # -- one logger connection -------------------------------------------------------------
 
@@ -240,7 +259,7 @@ class Hj212Listener:
         origin = _origin(writer.get_extra_info("peername"))
         self._connections.add(writer)
         stream = PacketStream()
-        answers: asyncio.Queue[Awaitable[bytes | None] | None] = asyncio.Queue(PIPELINE)
+        answers = _Answers()
         answering = asyncio.create_task(self._answer(answers, writer, origin))
         try:
             while True:
@@ -251,32 +270,27 @@ class Hj212Listener:
                 for piece in stream.feed(data) if data else stream.end():
                     pending = self._take(piece, origin)
                     if pending is not None:
-                        await answers.put(pending)
+                        await answers.add(pending)
                 if not data:
                     break
         finally:
-            await answers.put(None)
+            answers.close()
             await answering
             self._connections.discard(writer)
             writer.close()
 
-    async def _answer(
-        self,
-        answers: asyncio.Queue[Awaitable[bytes | None] | None],
-        writer: asyncio.StreamWriter,
-        origin: str,
-    ) -> None:
-        """Write the answers in the order the packets came, each once it is due."""
+    async def _answer(self, answers: _Answers, writer: asyncio.StreamWriter, origin: str) -> None:
+        """Write the answers in the order the packets came, each once it is due; those
+        due together in one write."""
         broken = False
         while True:
-            pending = await answers.get()
-            if pending is None:
+            due = await answers.due()
+            if due is None:
                 return
-            answer = await pending
-            if answer is None or broken:
+            if not due or broken:
                 continue
             try:
-                writer.write(answer)
+                writer.write(b"".join(due))
                 await writer.drain()
             except ConnectionError as exc:
                 log.info("HJ 212 listener: %s went away before its answer: %s", origin, exc)
@@ -284,8 +298,8 @@ class Hj212Listener:
 
     # -- one packet ------------------------------------------------------------------------
 
-    def _take(self, piece: Piece, origin: str) -> Awaitable[bytes | None] | None:
-        """Judge a piece; what to wait for before answering it (None: no answer)."""
+    def _take(self, piece: Piece, origin: str) -> asyncio.Future[bytes | None] | None:
+        """Judge a piece; its answer, due once the packet is kept (None: no answer)."""
         if piece.error is not None:
             self._refuse(origin, piece.raw, piece.error, None)
             return None
@@ -302,14 +316,14 @@ class Hj212Listener:
         recent = self._recent.setdefault(station, OrderedDict())
         key = None if segment.qn is None else (segment.qn, segment.cn)
         if key is not None and key in recent:
-            self._metrics.hj212_packets.labels("repeated").inc()
-            return self._answer_after(recent[key], segment)
+            self._tally["repeated",] += 1
+            return _answer_when(recent[key], segment)
         done = self._keep(segment, station, piece.raw, origin)
         if key is not None:
             recent[key] = done
             if len(recent) > REMEMBERED_PER_STATION:
                 recent.popitem(last=False)
-        return self._answer_after(done, segment)
+        return _answer_when(done, segment)
 
     def _keep(
         self, segment: DataSegment, station: str, raw: bytes, origin: str
@@ -318,7 +332,9 @@ class Hj212Listener:
         try:
             fields = sample_fields(segment, self._zone)
             boot, seq = self._numbering.peek(station)
-            payload = encode(WaterSample(boot, seq, fields.ts, fields.values, fields.statuses))
+            payload = encode_sample(
+                WaterSample(boot, seq, fields.ts, fields.values, fields.statuses)
+            )
         except PacketError as exc:
             return self._kept_in_quarantine(origin, raw, exc, station)
         except EncodeError as exc:
@@ -344,22 +360,90 @@ class Hj212Listener:
     async def _publish(self, topic_name: str, payload: bytes) -> None:
         assert self._relay is not None
         await self._relay.publish(topic_name, payload)
-        self._metrics.hj212_packets.labels("published").inc()
-
-    async def _answer_after(self, kept: Awaitable[None], segment: DataSegment) -> bytes | None:
-        try:
-            await kept
-        except asyncio.CancelledError:
-            return None  # stopping: not kept, so not answered
-        return data_response(segment) if segment.wants_answer else None
+        self._tally["published",] += 1
 
     def _refuse(self, origin: str, raw: bytes, error: PacketError, station: str | None) -> None:
         now_ms = time.time_ns() // 1_000_000
         verdict = Refused(error.code, error.reason, station)
         self._buffer.commit([Incoming(origin, raw, now_ms, verdict)])
-        self._metrics.quarantined.labels(error.code).inc()
-        self._metrics.hj212_packets.labels("quarantined").inc()
+        self._tally["quarantined", error.code] += 1
         log.warning("HJ 212 packet from %s quarantined: %s", origin, error.reason)
+
+
+class _Answers:
+    """One connection's answers in the making, in the order of its packets."""
+
+    def __init__(self) -> None:
+        self._pending: deque[asyncio.Future[bytes | None]] = deque()
+        self._slots = asyncio.Semaphore(PIPELINE)
+        self._more = asyncio.Event()
+        self._closed = False
+
+    async def add(self, answer: asyncio.Future[bytes | None]) -> None:
+        """Queue an answer; waits while ``PIPELINE`` are in the making."""
+        await self._slots.acquire()
+        self._pending.append(answer)
+        self._more.set()
+
+    def close(self) -> None:
+        """No more answers come."""
+        self._closed = True
+        self._more.set()
+
+    async def due(self) -> list[bytes] | None:
+        """The answers ready from the first on, once it is (None: closed, all given)."""
+        pending = self._pending
+        while not pending:
+            if self._closed:
+                return None
+            self._more.clear()
+            await self._more.wait()
+        if not pending[0].done():
+            await asyncio.wait([pending[0]])
+        ready: list[bytes] = []
+        while pending and pending[0].done():
+            answer = pending.popleft()
+            self._slots.release()
+            result = answer.result()
+            if result is not None:
+                ready.append(result)
+        return ready
+
+
+def encode_sample(sample: WaterSample) -> bytes:
+    """``core.codec.encode`` for the listener: the same checks (``message_from_wire``)
+    and the same bytes (canonical CBOR, as the contract's vectors are made), written by
+    cbor2's C encoder instead of core's pure-Python one (a tenth of the listener's time
+    per packet). tests/edge/test_hj212_frame.py holds the two to the same bytes."""
+    wire = sample.to_wire()
+    try:
+        message_from_wire(wire)
+        data = cbor2.dumps(wire, canonical=True)
+        check_size(len(data), c.WATER_SAMPLE)
+    except DecodeError as exc:
+        raise EncodeError(str(exc)) from exc
+    return data
+
+
+def _answer_when(kept: asyncio.Future[None], segment: DataSegment) -> asyncio.Future[bytes | None]:
+    """The packet's answer, due once it is kept: the data response if its Flag asks for
+    one, else None; None too if it was not kept (the listener stopping first)."""
+    answer: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[None]) -> None:
+        if done.cancelled():
+            answer.set_result(None)
+        elif done.exception() is not None:
+            log.error("HJ 212 listener: keeping a packet failed", exc_info=done.exception())
+            answer.set_result(None)
+        else:
+            answer.set_result(data_response(segment) if segment.wants_answer else None)
+
+    if kept.done():
+        settle(kept)
+    else:
+        kept.add_done_callback(settle)
+    return answer
 
 
 def _origin(peer: object) -> str:

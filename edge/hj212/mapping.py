@@ -133,7 +133,15 @@ def data_time(text: str | None, zone: tzinfo) -> int:
     if len(text) != 14 or not text.isdigit():
         raise PacketError(UNPARSABLE, f"DataTime={text!r} is not YYYYMMDDhhmmss")
     try:
-        local = datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=zone)
+        local = datetime(
+            int(text[0:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]),
+            int(text[12:14]),
+            tzinfo=zone,
+        )
     except ValueError as exc:
         raise PacketError(UNPARSABLE, f"DataTime={text!r} is not a time: {exc}") from exc
     ts = int(local.timestamp())

@@ -17,6 +17,7 @@ from fieldwatch_dev.bench import console as console_bench
 from fieldwatch_dev.bench import ingest as ingest_bench
 from fieldwatch_dev.bench import loadgen
 from fieldwatch_dev.bench import pipeline as pipeline_bench
+from fieldwatch_dev.bench import rivers as rivers_bench
 from fieldwatch_dev.bench import rules as rules_bench
 from fieldwatch_dev.bench import rules_pipeline as rules_pipeline_bench
 from fieldwatch_dev.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
@@ -449,6 +450,51 @@ def loadgen_command(
         f"{client}, median of {rounds}: {per_10k:.2f} CPU s per 10,000 messages "
         f"({records_per_message} readings each), {share:.0%} of a core at {rate:,.0f} readings/s"
     )
+
+
+@app.command("rivers")
+def rivers_command(
+    part: Annotated[
+        rivers_bench.Part,
+        typer.Option(help="What to measure: hj212 (the gateway's HJ 212 listener)."),
+    ] = "hj212",
+    quick: Annotated[
+        bool, typer.Option(help="4 loggers, 8 stations, 2,000 packets, one round (about 20 s).")
+    ] = False,
+    loggers: Annotated[
+        int | None, typer.Option(min=1, help="Concurrent logger connections.")
+    ] = None,
+    stations: Annotated[int | None, typer.Option(min=1, help="River stations (MNs).")] = None,
+    packets: Annotated[int | None, typer.Option(min=1, help="Packets per round.")] = None,
+    rounds: Annotated[
+        int | None, typer.Option(min=1, help="Rounds; the median is reported.")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(min=1, help="Packets a logger may have unanswered.")
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON to this file.")
+    ] = None,
+) -> None:
+    """Rivers: HJ 212 packets/s the gateway's listener takes into its buffer, none lost
+    (the real `fieldwatch edge run` on a private Mosquitto; loggers on TCP)."""
+    base = rivers_bench.Hj212Options.quick() if quick else rivers_bench.Hj212Options.full()
+    options = dataclasses.replace(
+        base,
+        loggers=loggers or base.loggers,
+        stations=stations or base.stations,
+        packets=packets or base.packets,
+        rounds=rounds or base.rounds,
+        window=window or base.window,
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldwatch-rivers-") as folder:
+        report = rivers_bench.run_hj212(options, Path(folder), say=typer.echo)
+    for line in rivers_bench.summary_lines(report):
+        typer.echo(line)
+    if json_file is not None:
+        json_file.write_text(json.dumps({part: report.to_json()}, indent=2) + "\n")
+    if report.lost:
+        raise typer.Exit(1)
 
 
 @app.command("backlog")

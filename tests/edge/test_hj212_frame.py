@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from core import contract as c
+from core.codec import encode
+from core.messages import WaterSample
 from core.receiver import DeviceKind
 from edge.errors import RegistryError
 from edge.hj212 import errors as e
@@ -27,6 +30,7 @@ from edge.hj212.frame import (
     render_segment,
     unframe,
 )
+from edge.hj212.listener import encode_sample
 from edge.hj212.mapping import (
     DATA_COMMANDS,
     FLAG_STATUSES,
@@ -34,6 +38,7 @@ from edge.hj212.mapping import (
     sample_fields,
 )
 from edge.registry import parse_registry, render_registry
+from fieldwatch.cli import app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -415,3 +420,36 @@ def test_a_river_station_names_its_loggers_mn_and_old_files_still_load() -> None
 def test_a_bad_mn_in_the_registry_is_refused(text: str) -> None:
     with pytest.raises(RegistryError):
         parse_registry(text)
+
+
+# -- the listener's encoder and the packet command ---------------------------------------------
+
+
+@given(st.data())
+def test_the_listeners_encoder_writes_the_bytes_of_cores(data: st.DataObject) -> None:
+    pids = data.draw(st.sets(st.sampled_from(sorted(c.WATER_PARAMETERS)), min_size=1))
+    values = {}
+    for pid in sorted(pids, key=lambda _: data.draw(st.integers())):  # any insertion order
+        _, _, scale, low, high = c.WATER_PARAMETERS[pid]
+        values[pid] = data.draw(st.integers(low * scale, high * scale))
+    flagged = data.draw(st.sets(st.sampled_from(sorted(pids))))
+    statuses = {
+        pid: data.draw(st.integers(c.VALUE_CALIBRATING, c.VALUE_UNDER_RANGE)) for pid in flagged
+    }
+    sample = WaterSample(
+        data.draw(st.integers(1, c.UINT32_MAX)),
+        data.draw(st.integers(0, c.UINT32_MAX)),
+        data.draw(st.integers(c.TS_MIN, c.TS_MAX)),
+        values,
+        statuses,
+    )
+    assert encode_sample(sample) == encode(sample)
+
+
+def test_the_packet_command_frames_a_data_segment() -> None:
+    segment = read_packet(STANDARD_EXAMPLE)
+    result = CliRunner().invoke(app, ["edge", "hj212-frame", render_segment(segment)])
+    assert result.exit_code == 0
+    assert result.stdout_bytes == STANDARD_EXAMPLE
+    refused = CliRunner().invoke(app, ["edge", "hj212-frame", "x" * (MAX_DATA + 1)])
+    assert refused.exit_code == 1

@@ -139,6 +139,17 @@ DAILY = upload(
 UNANSWERED = upload("2011", "20260101080100005", "DataTime=20260101080100;w01001-Rtd=7.3", flag=4)
 
 
+def _metrics_when(port: int, name: str, total: float, timeout: float = 10.0) -> str:
+    """The metrics page once ``name`` sums to ``total`` (the listener's process reports
+    its counts to the gateway every few hundredths of a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = metrics_text(port)
+        if metric_value(text, name) >= total or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)
+
+
 def _wait_stored(cloud: CloudStub, count: int) -> dict[tuple[str, int, int], WaterSample]:
     assert cloud.wait_for(
         lambda s: sum(1 for key in s.records if key[0] == STATION) >= count, 20
@@ -167,7 +178,7 @@ def test_a_loggers_uploads_reach_the_cloud_as_the_stations_water_samples(
         # The logger, its answer lost, sends again: answered again, published once.
         logger.send(REAL_TIME)
         assert logger.answers(1) == answers[:1]
-        text = metrics_text(gateway.metrics_port)
+        text = _metrics_when(gateway.metrics_port, "fieldwatch_edge_hj212_packets_total", 6)
 
     assert cloud.read(lambda s: sum(1 for k in s.stored if k[0] == STATION)) == 5
     assert metric_value(text, "fieldwatch_edge_hj212_packets_total") == 6
@@ -242,7 +253,7 @@ def test_refused_packets_are_quarantined_with_their_reason_and_listed_by_the_cli
             e.UNSUPPORTED_COMMAND,
         }
         assert cloud.wait_for(lambda s: len(s.quarantine) == 8, 20)
-        text = metrics_text(gateway.metrics_port)
+        text = _metrics_when(gateway.metrics_port, "fieldwatch_edge_messages_quarantined_total", 8)
 
     assert [r.values for r in records.values()] == [{3: 810, 9: 125}]  # HOURLY alone
     for code in expected:
