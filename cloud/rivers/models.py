@@ -140,7 +140,16 @@ class StationLatest(Base):
     ts: Mapped[int] = mapped_column(BigInteger)
     boot: Mapped[int] = mapped_column(BigInteger)
     seq: Mapped[int] = mapped_column(BigInteger)
-    values_json: Mapped[str] = mapped_column(Text)  # physical values by parameter name
+    # Physical values, one column per parameter of the contract (None: not in the sample).
+    water_temp: Mapped[float | None] = mapped_column(Float)
+    ph: Mapped[float | None] = mapped_column(Float)
+    dissolved_oxygen: Mapped[float | None] = mapped_column(Float)
+    conductivity: Mapped[float | None] = mapped_column(Float)
+    turbidity: Mapped[float | None] = mapped_column(Float)
+    permanganate_index: Mapped[float | None] = mapped_column(Float)
+    ammonia_nitrogen: Mapped[float | None] = mapped_column(Float)
+    total_phosphorus: Mapped[float | None] = mapped_column(Float)
+    total_nitrogen: Mapped[float | None] = mapped_column(Float)
     statuses_json: Mapped[str] = mapped_column(Text)  # non-normal statuses by name
     stored_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

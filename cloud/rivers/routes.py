@@ -152,6 +152,12 @@ def _site_out(
     )
 
 
+def _latest_values(row: StationLatest) -> dict[str, float | None]:
+    return {
+        name: getattr(row, name) for name in WATER_PARAMETER_NAMES if getattr(row, name) is not None
+    }
+
+
 def _class_name(value: int | None) -> str | None:
     return waterclass.CLASS_NAMES.get(value) if value is not None else None
 
@@ -227,7 +233,7 @@ def latest_values(principal: PrincipalDep, session: SessionDep) -> list[SiteLate
                 name=site.name,
                 device_id=row.device_id if row else None,
                 time=datetime.fromtimestamp(row.ts, UTC) if row else None,
-                values=json.loads(row.values_json) if row else {},
+                values=_latest_values(row) if row else {},
                 statuses=json.loads(row.statuses_json) if row else {},
             )
         )

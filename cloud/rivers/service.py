@@ -450,13 +450,9 @@ def note_samples(
             row = StationLatest(device_id=device_id)
             session.add(row)
         row.ts, row.boot, row.seq = sample.ts, sample.boot, sample.seq
-        row.values_json = json.dumps(
-            {
-                c.WATER_PARAMETERS[pid][0]: wire / c.WATER_PARAMETERS[pid][2]
-                for pid, wire in sample.values.items()
-                if wire is not None and pid in c.WATER_PARAMETERS
-            }
-        )
+        for pid, (name, _unit, scale, _low, _high) in c.WATER_PARAMETERS.items():
+            wire = sample.values.get(pid)
+            setattr(row, name, wire / scale if wire is not None else None)
         row.statuses_json = json.dumps(
             {
                 c.WATER_PARAMETERS[pid][0]: status

@@ -84,7 +84,20 @@ def upgrade() -> None:
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("boot", sa.BigInteger(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("values_json", sa.Text(), nullable=False),
+        *(
+            sa.Column(name, sa.Float(), nullable=True)
+            for name in (
+                "water_temp",
+                "ph",
+                "dissolved_oxygen",
+                "conductivity",
+                "turbidity",
+                "permanganate_index",
+                "ammonia_nitrogen",
+                "total_phosphorus",
+                "total_nitrogen",
+            )
+        ),
         sa.Column("statuses_json", sa.Text(), nullable=False),
         sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
