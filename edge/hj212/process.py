@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -127,8 +128,20 @@ class ListenerProcess:
                 m.quarantined.labels(key[1]).inc(count)
 
 
+class _Stopping:
+    """Set when the gateway asks, or when it is gone (killed: a child left behind would
+    hold the port, and the next gateway could not listen)."""
+
+    def __init__(self, asked: ProcessEvent) -> None:
+        self._asked = asked
+        self._parent = os.getppid()
+
+    def is_set(self) -> bool:
+        return self._asked.is_set() or os.getppid() != self._parent
+
+
 def _serve(config: ListenerConfig, reports: Connection, stopping: ProcessEvent) -> None:
-    """The child: the listener until ``stopping`` is set."""
+    """The child: the listener until ``stopping`` is set or the gateway is gone."""
     # Ctrl-C reaches the whole process group; the gateway stops the listener itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -155,7 +168,7 @@ def _serve(config: ListenerConfig, reports: Connection, stopping: ProcessEvent) 
             on_listening=lambda port: reports.send(("listening", port)),
             on_tally=lambda tally: reports.send(("tally", tally)),
         )
-        listener.run(stopping)
+        listener.run(_Stopping(stopping))
     finally:
         buffer.close()
         reports.close()
