@@ -18,6 +18,7 @@ from fieldwatch_dev.bench import ingest as ingest_bench
 from fieldwatch_dev.bench import loadgen
 from fieldwatch_dev.bench import pipeline as pipeline_bench
 from fieldwatch_dev.bench import rivers as rivers_bench
+from fieldwatch_dev.bench import rivers_classify as classify_bench
 from fieldwatch_dev.bench import rules as rules_bench
 from fieldwatch_dev.bench import rules_pipeline as rules_pipeline_bench
 from fieldwatch_dev.bench.endpoints import BrokerEndpoint, EndpointError, InfluxEndpoint
@@ -456,7 +457,10 @@ def loadgen_command(
 def rivers_command(
     part: Annotated[
         rivers_bench.Part,
-        typer.Option(help="What to measure: hj212 (the gateway's HJ 212 listener)."),
+        typer.Option(
+            help="What to measure: hj212 (the gateway's HJ 212 listener), classify (the "
+            "classes of a city's sites now)."
+        ),
     ] = "hj212",
     quick: Annotated[
         bool, typer.Option(help="4 loggers, 8 stations, 2,000 packets, one round (about 20 s).")
@@ -475,9 +479,25 @@ def rivers_command(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON to this file.")
     ] = None,
+    sites: Annotated[int, typer.Option(min=1, help="classify: sites, one station each.")] = 48_000,
+    services: Annotated[
+        bool, typer.Option(help="classify: also read from a private PostgreSQL and InfluxDB.")
+    ] = True,
 ) -> None:
     """Rivers: HJ 212 packets/s the gateway's listener takes into its buffer, none lost
-    (the real `fieldwatch edge run` on a private Mosquitto; loggers on TCP)."""
+    (the real `fieldwatch edge run` on a private Mosquitto; loggers on TCP); or the class
+    of every site now, for a city's 48,000 sites (``--part classify``)."""
+    if part == "classify":
+        found = classify_bench.run_classify(
+            classify_bench.ClassifyOptions(sites=sites, rounds=rounds or 5, influx=services),
+            typer.echo,
+        )
+        typer.echo(classify_bench.format_report(found))
+        if json_file is not None:
+            json_file.write_text(json.dumps({part: found.as_dict()}, indent=2) + "\n")
+        if not found.agree or found.postgres_agree is False:
+            raise typer.Exit(1)
+        return
     base = rivers_bench.Hj212Options.quick() if quick else rivers_bench.Hj212Options.full()
     options = dataclasses.replace(
         base,

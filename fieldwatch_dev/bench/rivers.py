@@ -37,7 +37,7 @@ from fieldwatch_dev.bench.steps import cpu_seconds
 from fieldwatch_dev.local import free_port
 from fieldwatch_dev.local.fieldwatch_parts import EdgeGateway
 
-Part = Literal["hj212"]
+Part = Literal["hj212", "classify"]  # classify: rivers_classify.py
 ZONE = ZoneInfo("Asia/Shanghai")
 CNS = ("2011", "2051", "2061", "2031")
 SETTLE_TIMEOUT_S = 60.0
