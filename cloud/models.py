@@ -4,6 +4,7 @@ metadata. Wiring, like ``cloud.api``: no domain imports it."""
 from __future__ import annotations
 
 from cloud.alerts import models as alerts
+from cloud.cases import models as cases
 from cloud.console import models as console
 from cloud.db.base import Base
 from cloud.fleet import models as fleet
@@ -13,6 +14,6 @@ from cloud.rivers import models as rivers
 from cloud.scheduler import models as scheduler
 from cloud.supervision import models as supervision
 
-DOMAIN_MODELS = (identity, fleet, ingest, rivers, supervision, alerts, scheduler, console)
+DOMAIN_MODELS = (identity, fleet, ingest, rivers, supervision, cases, alerts, scheduler, console)
 
 __all__ = ["DOMAIN_MODELS", "Base"]

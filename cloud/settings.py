@@ -151,6 +151,13 @@ class CloudSettings(FieldwatchSettings):
         ge=0,
         description="after a travel permit ends, how long until a person not back is overdue",
     )
+    case_reminder_days: int = Field(
+        default=7,
+        ge=1,
+        le=60,
+        description="days before a pre-litigation suggestion's reply is due that a reminder "
+        "is raised",
+    )
     river_checks_every_s: int = Field(
         default=60, ge=1, description="how often the rivers' checks judge and class the samples"
     )

@@ -40,6 +40,7 @@ class Alert(Base):
     gateway_id: Mapped[str | None] = mapped_column(String(32))
     zone_id: Mapped[int | None] = mapped_column(Integer)
     site_id: Mapped[str | None] = mapped_column(String(64), index=True)  # a river site's
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)  # a case's deadline
     summary: Mapped[str] = mapped_column(Text)
     # When it happened (device time where a device said so) and when the system knew.
     happened_at: Mapped[datetime] = mapped_column(UtcDateTime)

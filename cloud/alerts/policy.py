@@ -3,13 +3,13 @@
 | role | alerts | acknowledge, resolve |
 | --- | --- | --- |
 | administrator, prosecutor | every alert: persons', gateways' and sites' | yes |
-| river_chief | the alerts of the sites they watch (``Grant.sites``) | yes, those |
+| river_chief | the alerts of the sites they watch (``Grant.sites``) and of the cases of their rivers (``Grant.cases``) | yes, those |
 | lawyer, party | none | no |
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from cloud.alerts.models import Alert
@@ -33,7 +33,10 @@ def visible_alerts(principal: Principal) -> ColumnElement[bool]:
     if sees_everything(principal):
         return true()
     if principal.role is Role.river_chief:
-        return Alert.site_id.in_(principal.granted(Grant.sites).scalar_subquery())
+        return or_(
+            Alert.site_id.in_(principal.granted(Grant.sites).scalar_subquery()),
+            Alert.case_id.in_(principal.granted(Grant.cases).scalar_subquery()),
+        )
     return false()
 
 

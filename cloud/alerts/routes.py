@@ -122,6 +122,7 @@ def _out(alert: Alert) -> AlertOut:
         gateway_id=alert.gateway_id,
         zone_id=alert.zone_id,
         site_id=alert.site_id,
+        case_id=alert.case_id,
         happened_at=alert.happened_at,
         raised_at=alert.raised_at,
         updated_at=alert.updated_at,

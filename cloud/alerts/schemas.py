@@ -21,6 +21,7 @@ class AlertOut(BaseModel):
     gateway_id: str | None
     zone_id: int | None
     site_id: str | None = Field(description="a river site's alert: the site")
+    case_id: int | None = Field(default=None, description="a case's deadline: the case")
     happened_at: datetime = Field(description="when it happened (device time)")
     raised_at: datetime = Field(description="when the system knew")
     updated_at: datetime

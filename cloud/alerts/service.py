@@ -39,6 +39,7 @@ class AlertDraft:
     gateway_id: str | None = None
     zone_id: int | None = None
     site_id: str | None = None
+    case_id: int | None = None
     evidence_at: datetime | None = None  # the newest record behind it (device time)
 
 
@@ -183,6 +184,7 @@ def _new_alert(draft: AlertDraft, now: datetime) -> Alert:
         gateway_id=draft.gateway_id,
         zone_id=draft.zone_id,
         site_id=draft.site_id,
+        case_id=draft.case_id,
         summary=draft.summary,
         happened_at=draft.happened_at,
         raised_at=now,

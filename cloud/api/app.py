@@ -18,6 +18,8 @@ from sqlalchemy.exc import OperationalError
 from cloud import models  # noqa: F401  (every domain's tables on the one metadata)
 from cloud.alerts.routes import router as alerts_router
 from cloud.api import health
+from cloud.cases import policy as cases_policy
+from cloud.cases.routes import router as cases_router
 from cloud.console.mount import error_page, is_console, mount_console
 from cloud.errors import (
     AuthenticationError,
@@ -53,6 +55,7 @@ API_PREFIX = "/api/v1"
 GRANT_QUERIES: dict[Grant, GrantQuery] = {
     Grant.sites: rivers_policy.granted_sites,
     Grant.rivers: rivers_policy.granted_rivers,
+    Grant.cases: cases_policy.granted_cases,
 }
 
 
@@ -96,6 +99,7 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         river_router,
         rule_router,
         supervision_router,
+        cases_router,
         alerts_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -116,6 +120,7 @@ def _scheduler(runtime: Runtime) -> Scheduler:
             checks=check_settings(s),
             timezone=ZoneInfo(s.console_timezone),
             policy=alert_policy(s),
+            case_reminder_days=s.case_reminder_days,
             rivers=RiverCheckSettings(
                 every_s=s.river_checks_every_s,
                 class_worse_samples=s.class_worse_samples,

@@ -24,6 +24,7 @@ class Grant(StrEnum):
 
     sites = "sites"  # river monitoring sites (rivers: a river chief's assignments)
     rivers = "rivers"  # rivers (a river chief's: those they chair)
+    cases = "cases"  # cases (a river chief's: the public-interest cases of their rivers)
 
 
 # Given a user id, the subquery of the ids of one grant that user holds.

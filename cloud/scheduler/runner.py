@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts import service as alerts
 from cloud.alerts.changes import ALERTS_CHANGED
+from cloud.cases.checks import CaseChecks
 from cloud.rivers.checks import Query, RiverChecks, RiverCheckSettings
 from cloud.scheduler import lease
 from cloud.supervision.checks import Checks, CheckSettings
@@ -41,6 +42,7 @@ class SchedulerSettings:
     timezone: ZoneInfo
     policy: AlertPolicy
     rivers: RiverCheckSettings = field(default_factory=RiverCheckSettings)
+    case_reminder_days: int = 7
 
 
 def holder_name() -> str:
@@ -111,6 +113,10 @@ class Scheduler:
                 found = rivers.run_all()
                 if self._changes is not None and (found.raised or found.ended):
                     self._changes.publish(session, ALERTS_CHANGED, ["*"])
+        with self._sessions.begin() as session:
+            found_cases = CaseChecks(session, now, s.timezone, s.case_reminder_days).run_all()
+            if self._changes is not None and (found_cases.raised or found_cases.ended):
+                self._changes.publish(session, ALERTS_CHANGED, ["*"])
         with self._sessions.begin() as session:
             escalated = alerts.escalate_due(session, s.escalate_after_s, now)
             if self._changes is not None and escalated:
