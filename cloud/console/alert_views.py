@@ -60,6 +60,8 @@ CAUSE_LABELS = {
     "roll_call_missed": N_("Roll call missed"),
     "low_battery": N_("Bracelet battery low"),
     "term_ending": N_("Term ending soon"),
+    "class_worse": N_("Water worse than its target class"),
+    "station_silent": N_("River station silent"),
 }
 STEP_LABELS = {
     "raised": N_("Raised"),

@@ -109,6 +109,8 @@ def navigation(principal: Principal, open_alerts: int = 0) -> list[NavItem]:
         items.append(NavItem(f"{PREFIX}/map", N_("Map")))
     if fleet_policy.may_list_devices(principal):
         items.append(NavItem(f"{PREFIX}/devices", N_("Devices")))
+    if rivers_policy.may_list_rivers(principal):
+        items.append(NavItem(f"{PREFIX}/rivers", N_("Rivers")))
     if rivers_policy.may_list_sites(principal):
         items.append(NavItem(f"{PREFIX}/sites", N_("River sites")))
     if supervision_policy.may_read_supervision(principal):

@@ -5,7 +5,9 @@ with ``N_`` for the catalogs, translated where shown), how a value is written, h
 chart's buckets are, and the charts' series. A value with a status flag other than
 normal (``core.contract``: calibrating, maintenance, fault, over or under range) is never
 drawn as a normal value: it leaves its line and is listed as flagged, and it is left out
-of a bucket's mean.
+of a bucket's mean. So is a value the rivers' trust judgement did not trust although its
+status was normal (stuck, a spike, drift: ``class_views.Untrusted``): marked apart, with
+its reasons, and in buckets one mark for a bucket that holds any.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cloud.console.class_views import Bounds, Untrusted, by_bucket, reasons_text
 from cloud.console.i18n import N_
 from cloud.timeseries.queries import STATUS_SUFFIX
 from core import contract as c
@@ -184,19 +187,25 @@ class Flagged:
 
 @dataclass(slots=True)
 class Chart:
-    """One parameter over the period: a line per station of normal values, and the flagged."""
+    """One parameter over the period: a line per station of trusted normal values, the
+    flagged, and those the checks did not trust."""
 
     parameter: Parameter
     lines: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     flagged: list[Flagged] = field(default_factory=list)
+    untrusted: list[Untrusted] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:
-        return any(self.lines.values()) or bool(self.flagged)
+        return any(self.lines.values()) or bool(self.flagged) or bool(self.untrusted)
 
     @property
     def point_count(self) -> int:
-        return sum(len(points) for points in self.lines.values()) + len(self.flagged)
+        return (
+            sum(len(points) for points in self.lines.values())
+            + len(self.flagged)
+            + len(self.untrusted)
+        )
 
 
 def _charts(parameters: Sequence[str]) -> dict[str, Chart]:
@@ -212,16 +221,31 @@ def _add_flagged(charts: Mapping[str, Chart], row: Mapping[str, Any]) -> dict[st
 
 
 def charts_from_samples(
-    rows: Iterable[Mapping[str, Any]], parameters: Sequence[str]
+    rows: Iterable[Mapping[str, Any]],
+    parameters: Sequence[str],
+    untrusted: Mapping[str, Sequence[Untrusted]] | None = None,
 ) -> dict[str, Chart]:
-    """Charts of every sample (rows of ``station_water_statement``, oldest first)."""
+    """Charts of every sample (rows with ``device_id``, oldest first); the ``untrusted``
+    values (by parameter, from ``class_views.untrusted_values``) off the lines."""
     charts = _charts(parameters)
+    off_line = {
+        (name, item.station, int(item.time.timestamp())): item
+        for name, items in (untrusted or {}).items()
+        if name in charts
+        for item in items
+    }
     for row in rows:
         flags = _add_flagged(charts, row)
+        station = str(row["device_id"])
         for name, chart in charts.items():
             value = row.get(name)
-            if value is not None and name not in flags:
-                chart.lines.setdefault(str(row["device_id"]), []).append((row["time"], value))
+            if value is None or name in flags:
+                continue
+            judged = off_line.get((name, station, int(row["time"].timestamp())))
+            if judged is not None:
+                chart.untrusted.append(judged)
+            else:
+                chart.lines.setdefault(station, []).append((row["time"], value))
     return charts
 
 
@@ -237,11 +261,13 @@ def charts_from_buckets(
     flagged: Iterable[Mapping[str, Any]],
     parameters: Sequence[str],
     every_s: int,
+    untrusted: Mapping[str, Sequence[Untrusted]] | None = None,
 ) -> dict[str, Chart]:
-    """Charts of bucket means of normal values: each bucket's sum and count
-    (``station_buckets_statement``) less its flagged samples (``flagged_water_statement``)."""
+    """Charts of bucket means of trusted normal values: each bucket's sum and count
+    (``station_buckets_statement``) less its flagged samples (``flagged_water_statement``)
+    and its ``untrusted`` values, which become one mark per station's bucket."""
     charts = _charts(parameters)
-    # (parameter, station, bucket start) -> [sum, count] of the flagged values in it
+    # (parameter, station, bucket start) -> [sum, count] of the values left out of it
     taken: defaultdict[tuple[str, str, datetime], list[float]] = defaultdict(lambda: [0.0, 0])
     for row in flagged:
         for name in _add_flagged(charts, row):
@@ -250,6 +276,14 @@ def charts_from_buckets(
                 share = taken[(name, str(row["device_id"]), bucket_start(row["time"], every_s))]
                 share[0] += value
                 share[1] += 1
+    for name, items in (untrusted or {}).items():
+        if name not in charts:
+            continue
+        for item in items:
+            share = taken[(name, item.station, bucket_start(item.time, every_s))]
+            share[0] += item.value
+            share[1] += 1
+        charts[name].untrusted.extend(by_bucket(items, every_s))
     for row in sorted(buckets, key=lambda bucket: bucket["time"]):
         station = str(row["device_id"])
         for name, chart in charts.items():
@@ -286,8 +320,11 @@ def with_breaks(
     return drawn
 
 
-def chart_data(chart: Chart, zone: ZoneInfo, translate: Translate) -> dict[str, Any]:
-    """What site.js draws for one chart, its texts translated."""
+def chart_data(
+    chart: Chart, zone: ZoneInfo, translate: Translate, bounds: Bounds | None = None
+) -> dict[str, Any]:
+    """What site.js draws for one chart, its texts translated: lines, flagged and
+    untrusted values, and the class bounds of the site's water body."""
     parameter = chart.parameter
     return {
         "parameter": parameter.name,
@@ -306,6 +343,20 @@ def chart_data(chart: Chart, zone: ZoneInfo, translate: Translate) -> dict[str, 
                 "flag": translate(flag_label(item.status)),
             }
             for item in chart.flagged
+        ],
+        "untrusted": [
+            {
+                "time": local_ms(item.time, zone),
+                "value": item.value,
+                "station": item.station,
+                "count": item.count,
+                "reasons": reasons_text(item.reasons, translate),
+            }
+            for item in chart.untrusted
+        ],
+        "bounds": [
+            {"value": line.value, "label": translate(line.label)}
+            for line in (bounds.lines if bounds else ())
         ],
     }
 

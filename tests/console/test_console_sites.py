@@ -220,6 +220,7 @@ def test_a_site_page_draws_a_chart_per_parameter_and_marks_the_flagged_values(
     sonde_line = next(s for s in ph if s["name"] == SONDE)
     assert max(v[1] for v in sonde_line["data"] if v[1] is not None) < 7.5
     # Pointing at a chart tells the time and values there, in the page's clock.
+    page.locator("#chart-ph").scroll_into_view_if_needed()
     box = page.locator("#chart-ph").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.6)

@@ -1,4 +1,5 @@
-"""The overview: devices by status, readings today, gateways and their backlog."""
+"""The overview: devices by status, readings today, gateways and their backlog; for a
+river chief, first their rivers and sites with their classes now (their landing)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from fastapi.responses import Response
 
 from cloud.console.overview import local_midnight, overview, readings_on
 from cloud.console.pages import PREFIX, ViewerDep, render
+from cloud.console.river_views import class_context, river_lines, site_states
 from cloud.fleet.presence import DeviceStatus
+from cloud.identity.models import Role
+from cloud.rivers import policy as rivers_policy
 from cloud.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -21,6 +25,7 @@ def home(request: Request, viewer: ViewerDep, session: SessionDep, runtime: Runt
     )
     midnight = local_midnight(viewer.now, viewer.zone)
     readings = readings_on(session, viewer.principal, midnight.date())
+    chief = viewer.role is Role.river_chief
     return render(
         request,
         "overview.html",
@@ -29,6 +34,13 @@ def home(request: Request, viewer: ViewerDep, session: SessionDep, runtime: Runt
             "statuses": list(DeviceStatus),
             "readings_today": readings,
             "midnight": midnight,
+            "my_rivers": river_lines(session, viewer.principal) if chief else None,
+            "my_sites": (
+                site_states(session, rivers_policy.visible_sites(viewer.principal))
+                if chief
+                else None
+            ),
+            **class_context(),
         },
         viewer=viewer,
     )

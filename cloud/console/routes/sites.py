@@ -1,9 +1,12 @@
 """River sites: the sites a person may see on a map with their latest values, and a site's
-page with a chart per water parameter over a chosen period (docs/console.md).
+page: its target and current class, its class day by day, and a chart per water
+parameter over a chosen period with the GB 3838-2002 class bounds (docs/console.md).
 
 Which sites a person sees is the rivers policy's, inside the queries
 (``visible_sites``, ``visible_site``). Values come from InfluxDB as the read API's do;
-values with a status flag other than normal are shown as flagged, never as normal.
+values with a status flag other than normal are shown as flagged, never as normal, and
+so are the values the rivers' trust judgement did not trust (``cloud.rivers.assess``,
+on the raw samples of the judged days, which also give the classes day by day).
 """
 
 from __future__ import annotations
@@ -18,7 +21,20 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from cloud.console import i18n
+from cloud.console.class_views import (
+    BOUND_KIND_LABELS,
+    CLASS_LABELS,
+    NOT_JUDGED,
+    ClassWindow,
+    DayCell,
+    bounds_for,
+    class_window,
+    judged_days,
+    timeline,
+    untrusted_values,
+)
 from cloud.console.pages import PREFIX, Viewer, ViewerDep, render
+from cloud.console.river_views import SiteState, class_context, condition_of, river_of_site
 from cloud.console.site_views import (
     PARAMETERS,
     PRESETS,
@@ -42,7 +58,9 @@ from cloud.console.site_views import (
 from cloud.errors import InvalidRequestError
 from cloud.fleet.models import Device
 from cloud.identity.policy import require
+from cloud.rivers import assess
 from cloud.rivers import policy as rivers_policy
+from cloud.rivers.checks import sample_of
 from cloud.rivers.models import RiverSite
 from cloud.rivers.queries import stations_by_site
 from cloud.timeseries.influx import InfluxStore
@@ -52,8 +70,8 @@ from cloud.timeseries.queries import (
     latest_water_statement,
     rows_of,
     station_buckets_statement,
-    station_water_statement,
     water_counts_statement,
+    water_samples_statement,
 )
 from cloud.web.deps import RuntimeDep, SessionDep
 from cloud.web.window import check_window
@@ -74,11 +92,14 @@ class SiteLine:
 
 @dataclass(frozen=True, slots=True)
 class SiteCharts:
-    """A site's charts over a period: every sample (``every_s`` None) or bucket means."""
+    """A site's charts over a period: every sample (``every_s`` None) or bucket means,
+    and its class day by day over ``window``, the days whose samples were judged."""
 
     charts: list[Chart]
     every_s: int | None
     samples: int
+    window: ClassWindow | None = None
+    days: list[DayCell] | None = None
 
 
 # --- the list and the map --------------------------------------------------------------
@@ -153,17 +174,33 @@ def site_page(
     )
     chosen = _period(start, end, period, viewer)
     station_ids = [station.id for station in stations]
-    drawn = _site_charts(runtime.influx, station_ids, chosen)
+    drawn = _site_charts(runtime.influx, station_ids, chosen, site.waterbody)
     measured = _measured(runtime.influx, station_ids)
     charts = [c for c in drawn.charts if c.has_data or c.parameter.name in measured]
+    bounds = {c.parameter.name: bounds_for(c.parameter.name, site.waterbody) for c in charts}
     translate = i18n.translations(viewer.language).gettext
     data = {
         "start": local_ms(chosen.start, viewer.zone),
         "end": local_ms(chosen.end, viewer.zone),
-        "charts": [chart_data(c, viewer.zone, translate) for c in charts if c.has_data],
+        "charts": [
+            chart_data(c, viewer.zone, translate, bounds[c.parameter.name])
+            for c in charts
+            if c.has_data
+        ],
     }
+    window = drawn.window or class_window(chosen.start, chosen.end, viewer.zone)
     context = {
         "site": site,
+        "state": SiteState(site, condition_of(session, site.id)),
+        "river": river_of_site(session, viewer.principal, site),
+        "window": window,
+        "days": drawn.days if drawn.days is not None else timeline((), window),
+        "whole_period": window.start <= chosen.start,
+        "bounds": bounds,
+        "bound_kind_labels": BOUND_KIND_LABELS,
+        "not_judged": NOT_JUDGED,
+        "all_class_labels": CLASS_LABELS,
+        **class_context(),
         "stations": stations,
         "period": chosen,
         "presets": PRESETS,
@@ -189,19 +226,30 @@ def _period(start: str | None, end: str | None, preset: str | None, viewer: View
     return chosen
 
 
-def _site_charts(influx: InfluxStore, stations: Sequence[str], period: Period) -> SiteCharts:
-    """Every sample when a chart holds few enough, else bucket means of normal values
-    with the flagged samples beside them: a chart of about a thousand points at most."""
+def _site_charts(
+    influx: InfluxStore, stations: Sequence[str], period: Period, waterbody: str
+) -> SiteCharts:
+    """Every sample when a chart holds few enough, else bucket means of trusted normal
+    values with the flagged samples beside them: a chart of about a thousand points at
+    most. The raw samples of the judged days (the whole period when it is drawn raw,
+    else its last days, at most 92 and ``MAX_JUDGED_SAMPLES``) are judged and classed:
+    what the checks did not trust comes off the lines, and the days get their class."""
     if not stations:
         return SiteCharts([], None, 0)
     counts = _rows(influx, water_counts_statement(stations, period.start, period.end))
     samples = samples_per_chart(counts)
     every_s = every_s_for(period.span, samples, len(stations))
     if every_s is None:
-        rows = _rows(
-            influx, station_water_statement(stations, PARAMETER_NAMES, period.start, period.end)
-        )
-        charts = charts_from_samples(rows, PARAMETER_NAMES)
+        window = class_window(period.start, period.end, period.zone)
+        rows = _rows(influx, water_samples_statement(stations, period.start, period.end))
+    else:
+        judged_span = judged_days(_rows_in(counts), period.span)
+        window = class_window(period.start, period.end, period.zone, judged_span)
+        rows = _rows(influx, water_samples_statement(stations, window.start, period.end))
+    judged = assess.assess([sample_of(row) for row in rows], waterbody)
+    untrusted = untrusted_values(judged)
+    if every_s is None:
+        charts = charts_from_samples(rows, PARAMETER_NAMES, untrusted)
     else:
         buckets = _rows(
             influx,
@@ -210,8 +258,19 @@ def _site_charts(influx: InfluxStore, stations: Sequence[str], period: Period) -
         flagged = _rows(
             influx, flagged_water_statement(stations, PARAMETER_NAMES, period.start, period.end)
         )
-        charts = charts_from_buckets(buckets, flagged, PARAMETER_NAMES, every_s)
-    return SiteCharts(list(charts.values()), every_s, samples)
+        charts = charts_from_buckets(buckets, flagged, PARAMETER_NAMES, every_s, untrusted)
+    start_ts = window.start.timestamp()
+    in_window = [item for item in judged if item.sample.ts >= start_ts]
+    cells = timeline(assess.daily_classes(in_window, waterbody, period.zone), window)
+    return SiteCharts(list(charts.values()), every_s, samples, window, cells)
+
+
+def _rows_in(count_rows: Sequence[dict[str, Any]]) -> int:
+    """Samples in all (a station's: its most counted field), from ``water_counts_statement``."""
+    return sum(
+        max((int(v or 0) for k, v in row.items() if k.startswith("count_")), default=0)
+        for row in count_rows
+    )
 
 
 def _measured(influx: InfluxStore, stations: Sequence[str]) -> set[str]:

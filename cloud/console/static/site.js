@@ -1,6 +1,9 @@
 // A site's charts: one ECharts line chart per water parameter, a line per station, and
 // the values that came with a status flag (not normal) as orange triangles (a dashed
-// line where the flag came without a value), named in the legend and the tooltip.
+// line where the flag came without a value), named in the legend and the tooltip; the
+// values the checks did not trust (stuck, spike, drift; in buckets, a bucket holding any)
+// as crimson diamonds with their reasons; the GB 3838-2002 class bounds of the site's
+// water body as grey horizontal lines labelled I..V (pH: its 6 and 9 band).
 //
 // Times arrive as epoch ms already shifted to the console's zone, and the charts run in
 // UTC, so an axis label reads the same wall time as the page's tables.
@@ -9,6 +12,8 @@
   "use strict";
 
   var FLAG_COLOUR = "#c2410c";
+  var UNTRUSTED_COLOUR = "#a61e4d";
+  var BOUND_COLOUR = "#6b7785";
   var LINE_COLOURS = ["#0b5cad", "#2f9e44", "#7048e8", "#0c8599", "#5c7cfa"];
 
   function json(id) {
@@ -48,14 +53,16 @@
       if (!list.length) return "";
       var lines = [escape(wallTime(list[0].value[0]))];
       list.forEach(function (item) {
-        if (item.value[1] === null && !item.data.flag) return;
+        if (!item.data || (item.value[1] === null && !item.data.flag)) return;
         // A class, not ECharts' own marker: that is a style="" attribute the CSP refuses.
-        var mark = item.data.flag ? "tip-mark tip-flag" : "tip-mark tip-line-" +
-          (item.seriesIndex % LINE_COLOURS.length);
+        var mark = item.data.flag ? "tip-mark tip-flag" : item.data.reasons ?
+          "tip-mark tip-untrusted" : "tip-mark tip-line-" + (item.seriesIndex % LINE_COLOURS.length);
         var text = '<span class="' + mark + '"></span>' +
           escape(item.data.station || item.seriesName) + ": " +
           escape(number(item.value[1], spec));
+        if (item.data.count > 1) text += " (" + item.data.count + " " + escape(words.values) + ")";
         if (item.data.flag) text += " \u26a0 " + escape(item.data.flag);
+        if (item.data.reasons) text += " \u2715 " + escape(item.data.reasons);
         lines.push(text);
       });
       return lines.join("<br>");
@@ -100,12 +107,68 @@
     };
   }
 
+  function untrustedSeries(spec) {
+    return {
+      type: "scatter",
+      name: words.untrusted,
+      symbol: "diamond",
+      symbolSize: 12,
+      z: 4,
+      itemStyle: { color: UNTRUSTED_COLOUR, borderColor: "#fff", borderWidth: 1 },
+      data: spec.untrusted.map(function (u) {
+        return { value: [u.time, u.value], station: u.station, reasons: u.reasons, count: u.count };
+      }),
+    };
+  }
+
+  // The class bounds: a series of no points of its own (so its legend item hides them).
+  function boundsSeries(spec) {
+    return {
+      type: "scatter",
+      name: words.bounds,
+      data: [],
+      itemStyle: { color: BOUND_COLOUR },
+      markLine: {
+        symbol: "none",
+        silent: true,
+        animation: false,
+        lineStyle: { color: BOUND_COLOUR, type: [4, 3], width: 1 },
+        label: { position: "insideEndTop", color: BOUND_COLOUR, fontSize: 11,
+          formatter: function (p) { return p.data.label; } },
+        data: spec.bounds.map(function (b) { return { yAxis: b.value, label: b.label }; }),
+      },
+    };
+  }
+
+  // The y axis takes in the values and the nearest bound beyond them on either side, so a
+  // reader sees which classes the values lie between without far bounds flattening them.
+  function yExtent(spec) {
+    var values = [];
+    spec.lines.forEach(function (line) {
+      line.points.forEach(function (p) { if (p[1] !== null) values.push(p[1]); });
+    });
+    spec.flagged.forEach(function (f) { if (f.value !== null) values.push(f.value); });
+    spec.untrusted.forEach(function (u) { values.push(u.value); });
+    if (!values.length || !spec.bounds.length) return {};
+    var low = Math.min.apply(null, values);
+    var high = Math.max.apply(null, values);
+    var bounds = spec.bounds.map(function (b) { return b.value; });
+    var below = bounds.filter(function (b) { return b <= low; });
+    var above = bounds.filter(function (b) { return b >= high; });
+    if (below.length) low = Math.max.apply(null, below);
+    if (above.length) high = Math.min.apply(null, above);
+    var pad = (high - low) * 0.08 || Math.abs(high) * 0.05 || 1;
+    return { min: low - pad, max: high + pad };
+  }
+
   // The legend wraps on a narrow chart: room above the plot for as many rows as it needs.
   var measure = document.createElement("canvas").getContext("2d");
   measure.font = "12px sans-serif";
   function legendRows(spec, width) {
     var names = spec.lines.map(function (line) { return line.station; });
     if (spec.flagged.length) names.push(words.flagged);
+    if (spec.untrusted.length) names.push(words.untrusted);
+    if (spec.bounds.length) names.push(words.bounds);
     var rows = 1;
     var used = 0;
     names.forEach(function (name) {
@@ -123,6 +186,9 @@
   function option(spec, element) {
     var series = lineSeries(spec);
     if (spec.flagged.length) series.push(flaggedSeries(spec));
+    if (spec.untrusted.length) series.push(untrustedSeries(spec));
+    if (spec.bounds.length) series.push(boundsSeries(spec));
+    var extent = yExtent(spec);
     return {
       useUTC: true,
       animation: false,
@@ -142,7 +208,14 @@
           },
         },
       },
-      yAxis: { type: "value", scale: true },
+      yAxis: Object.assign({
+        type: "value",
+        scale: true,
+        // The padded ends are no round numbers: no labels there.
+        axisLabel: { showMinLabel: extent.min === undefined ? null : false,
+          showMaxLabel: extent.max === undefined ? null : false,
+          formatter: function (v) { return String(+v.toFixed(spec.decimals)); } },
+      }, extent),
       series: series,
     };
   }
