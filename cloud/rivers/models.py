@@ -165,3 +165,90 @@ class SiteAssignment(Base):
     site_id: Mapped[str] = mapped_column(
         ForeignKey("river_sites.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+# --- patrols and problems ---------------------------------------------------------------
+
+PROBLEM_STATUSES = ("reported", "assigned", "fixed", "verified", "reopened")
+OPEN_PROBLEM_STATUSES = ("reported", "assigned", "fixed", "reopened")  # not yet verified
+PROBLEM_STEPS = ("reported", "assigned", "fixed", "verified", "reopened")
+
+
+class PatrolReport(Base):
+    """A patrol or situation report on a river, as filed: never changed afterwards. A
+    correction or an addition is a ``PatrolReportNote`` beside it."""
+
+    __tablename__ = "patrol_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    river_id: Mapped[int] = mapped_column(ForeignKey("rivers.id"), index=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("river_sites.id"))
+    text: Mapped[str] = mapped_column(Text)
+    # Where the patrol was, WGS-84 degrees; None when not given.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    patrolled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    filed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PatrolReportNote(Base):
+    """A note added to a report later (a correction, an addition), with who and when."""
+
+    __tablename__ = "patrol_report_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("patrol_reports.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    by_user: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RiverProblem(Base):
+    """A problem on a river: reported, assigned to a chief of the river, fixed by them,
+    then verified or reopened. ``status`` is its newest step; the steps are its history."""
+
+    __tablename__ = "river_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    river_id: Mapped[int] = mapped_column(ForeignKey("rivers.id"), index=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("river_sites.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_reports.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # PROBLEM_STATUSES
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reported_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProblemStep(Base):
+    """One step of a problem (reported, assigned, fixed, verified, reopened): who, when,
+    their note; for ``assigned`` to whom."""
+
+    __tablename__ = "river_problem_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("river_problems.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))  # PROBLEM_STEPS
+    by_user: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PatrolPhoto(Base):
+    """A photo of a report or of a problem's step: its blob (by SHA-256), its kind as its
+    bytes tell it, its size. The same bytes held twice are one blob and two rows."""
+
+    __tablename__ = "patrol_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_reports.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("river_problem_steps.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1.. in the order they were given
