@@ -40,6 +40,8 @@ class AlertDraft:
     zone_id: int | None = None
     site_id: str | None = None
     case_id: int | None = None
+    # An update replaces the summary (a site's class got worse); else the first stays.
+    refresh_summary: bool = False
     evidence_at: datetime | None = None  # the newest record behind it (device time)
 
 
@@ -212,6 +214,8 @@ def _update(
         _step(session, alert, "recurred", now, details=details)
     if _more_severe(draft.severity, alert.severity):
         alert.severity = draft.severity
+    if draft.refresh_summary:
+        alert.summary = draft.summary
     history = explanation_of(alert)
     latest = dict(draft.explanation)
     history["latest"] = latest

@@ -282,6 +282,7 @@ class RiverChecks:
             site_id=site.id,
             device_id=latest.sample.device_id,
             evidence_at=datetime.fromtimestamp(latest.sample.ts, UTC),
+            refresh_summary=True,  # it names the class and parameters of the newest sample
         )
         _alert, new = alerts.raise_alert(self._session, draft, self._now)
         if new:
