@@ -11,7 +11,15 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyUrl, Field, HttpUrl, SecretStr, UrlConstraints, model_validator
+from pydantic import (
+    AnyUrl,
+    ByteSize,
+    Field,
+    HttpUrl,
+    SecretStr,
+    UrlConstraints,
+    model_validator,
+)
 
 from fieldwatch.settings import FieldwatchSettings, Port, default_data_dir
 
@@ -26,6 +34,11 @@ def _default_database_url(data: dict[str, Any]) -> AnyUrl:
     data_dir = data.get("data_dir")
     directory = data_dir if isinstance(data_dir, Path) else default_data_dir()
     return AnyUrl(f"sqlite:///{(directory / 'fieldwatch.sqlite3').as_posix()}")
+
+
+def _default_blob_dir(data: dict[str, Any]) -> Path:
+    data_dir = data.get("data_dir")
+    return (data_dir if isinstance(data_dir, Path) else default_data_dir()) / "blobs"
 
 
 class CloudSettings(FieldwatchSettings):
@@ -180,6 +193,14 @@ class CloudSettings(FieldwatchSettings):
     alert_severities: dict[str, str] = Field(
         default_factory=dict,
         description="per cause, a severity overriding the default (docs/supervision.md)",
+    )
+    blob_dir: Path = Field(
+        default_factory=_default_blob_dir,
+        description="folder of the content-addressed blob store (patrol and problem photos)",
+    )
+    photo_max_bytes: Annotated[ByteSize, Field(ge=1024, le=200 * 1024**2)] = Field(
+        default=ByteSize(15 * 1024**2),
+        description="the largest photo a report or problem takes; an int of bytes or e.g. '15MiB'",
     )
 
     @model_validator(mode="after")

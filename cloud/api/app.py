@@ -37,7 +37,13 @@ from cloud.identity.routes import router as identity_router
 from cloud.ingest.routes import router as ingest_router
 from cloud.rivers import policy as rivers_policy
 from cloud.rivers.checks import RiverCheckSettings
-from cloud.rivers.routes import river_router, rule_router
+from cloud.rivers.routes import (
+    blob_router,
+    problem_router,
+    report_router,
+    river_router,
+    rule_router,
+)
 from cloud.rivers.routes import router as rivers_router
 from cloud.scheduler.runner import Scheduler, SchedulerSettings
 from cloud.settings import CloudSettings
@@ -98,6 +104,9 @@ def create_app(settings: CloudSettings, clock: Clock = utc_now) -> FastAPI:
         rivers_router,
         river_router,
         rule_router,
+        report_router,
+        problem_router,
+        blob_router,
         supervision_router,
         cases_router,
         alerts_router,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from cloud.web.fields import TEXT_WITH_LINES
+from cloud.web.fields import PLAIN_TEXT, TEXT_WITH_LINES
 
 
 class SiteOut(BaseModel):
@@ -117,3 +117,89 @@ class RuleOut(RuleIn):
     created_at: datetime
     updated_by: str | None
     updated_at: datetime
+
+
+# --- patrol reports and problems --------------------------------------------------------
+
+
+class PhotoOut(BaseModel):
+    sha256: str = Field(description="SHA-256 of its bytes, lowercase hex: the blob's name")
+    content_type: str = Field(description="its kind as its bytes tell: image/jpeg, png, webp, heic")
+    size: int = Field(description="bytes")
+    url: str = Field(description="where to read it (GET, the same bearer token)")
+
+
+class ReportNoteOut(BaseModel):
+    text: str
+    by: str = Field(description="who added it")
+    at: datetime
+
+
+class ReportOut(BaseModel):
+    """A patrol report as filed; corrections and additions are its notes, oldest first."""
+
+    id: int
+    river_code: str
+    site_id: str | None
+    text: str
+    lat: float | None = Field(description="where the patrol was, WGS-84 degrees; null: not given")
+    lon: float | None
+    patrolled_at: datetime = Field(description="when the patrol was")
+    filed_by: str
+    filed_at: datetime = Field(description="when it was filed")
+    photos: list[PhotoOut]
+    notes: list[ReportNoteOut]
+
+
+class ReportNoteIn(BaseModel):
+    text: str = Field(
+        min_length=1,
+        max_length=10_000,
+        pattern=TEXT_WITH_LINES,
+        description="a correction or an addition; the report itself stays as filed",
+    )
+
+
+class ProblemStepOut(BaseModel):
+    step: str = Field(description="reported, assigned, fixed, verified or reopened")
+    by: str
+    at: datetime
+    note: str | None = Field(description="what the step says: the fix, the reason to reopen")
+    assignee: str | None = Field(description="assigned: to whom")
+    photos: list[PhotoOut]
+
+
+class ProblemOut(BaseModel):
+    id: int
+    river_code: str
+    site_id: str | None
+    report_id: int | None = Field(description="the patrol report it was found in, if any")
+    description: str
+    lat: float | None = Field(description="WGS-84 degrees; null: not given")
+    lon: float | None
+    status: Literal["reported", "assigned", "fixed", "verified", "reopened"]
+    assignee: str | None = Field(description="the river chief it is assigned to")
+    reported_by: str
+    reported_at: datetime
+    updated_at: datetime
+
+
+class ProblemDetailOut(ProblemOut):
+    steps: list[ProblemStepOut] = Field(description="every step, oldest first")
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(
+        min_length=1, max_length=64, pattern=PLAIN_TEXT, description="a chief of the river"
+    )
+    note: str | None = Field(default=None, max_length=10_000, pattern=TEXT_WITH_LINES)
+
+
+class VerifyIn(BaseModel):
+    note: str | None = Field(default=None, max_length=10_000, pattern=TEXT_WITH_LINES)
+
+
+class ReopenIn(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=10_000, pattern=TEXT_WITH_LINES, description="why it is not fixed"
+    )

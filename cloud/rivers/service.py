@@ -7,13 +7,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO
 
 import shapely  # type: ignore[import-untyped]  # shapely 2 ships no type information
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from cloud.blobs import BlobStore
+from cloud.blobs.kinds import HEAD_BYTES, PHOTO_KIND_NAMES, kind_of
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.identity.models import Role, User
 from cloud.identity.service import get_user
@@ -21,8 +23,13 @@ from cloud.rivers.models import (
     CHIEF_LEVELS,
     RULE_KINDS,
     WATERBODIES,
+    PatrolPhoto,
+    PatrolReport,
+    PatrolReportNote,
+    ProblemStep,
     River,
     RiverChief,
+    RiverProblem,
     RiverSite,
     SiteAssignment,
     StationLatest,
@@ -461,3 +468,347 @@ def note_samples(
             }
         )
         row.stored_at = now
+
+
+# --- patrol reports, problems and their photos ------------------------------------------
+
+MAX_PHOTOS = 10
+MAX_TEXT = 10_000
+# Patrols are told after they happen; a clock a little ahead is tolerated, the future is not.
+CLOCK_SKEW = timedelta(minutes=10)
+EARLIEST_PATROL = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+class PhotoTypeError(InvalidRequestError):
+    """A photo whose bytes are not of a kind photos may be (JPEG, PNG, WebP, HEIC)."""
+
+
+class PhotoTooLargeError(InvalidRequestError):
+    """A photo over ``photo_max_bytes``."""
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """A photo as a request brings it: a seekable stream (spooled to disk past 1 MiB),
+    its size when known, the name the client gave it (for messages only)."""
+
+    name: str
+    stream: BinaryIO
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo kept in the blob store: its hash, its kind as its bytes tell, its size."""
+
+    sha256: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PhotosIn:
+    """The photos a request brings, the store they go to and how large one may be. They
+    are kept (``keep``) only once everything else the request says has been checked."""
+
+    uploads: Sequence[PhotoUpload] = ()
+    store: BlobStore | None = None
+    max_bytes: int = 0
+
+    def keep(self) -> list[Photo]:
+        if not self.uploads:
+            return []
+        if self.store is None:
+            raise InvalidRequestError("photos were given where none are kept")
+        return store_photos(self.store, self.uploads, self.max_bytes)
+
+
+NO_PHOTOS = PhotosIn()
+
+
+def store_photos(store: BlobStore, uploads: Sequence[PhotoUpload], max_bytes: int) -> list[Photo]:
+    """Check every photo (at most ``MAX_PHOTOS``, each of a photo kind by its first bytes
+    and at most ``max_bytes``) and only then put them all in the store: a refused photo
+    leaves nothing of the request behind."""
+    if len(uploads) > MAX_PHOTOS:
+        raise InvalidRequestError(f"at most {MAX_PHOTOS} photos, not {len(uploads)}")
+    kinds: list[str] = []
+    for number, upload in enumerate(uploads, 1):
+        what = f"photo {number} ({upload.name[:80]!r})"
+        head = upload.stream.read(HEAD_BYTES)
+        size = upload.size
+        if size is None:
+            size = upload.stream.seek(0, 2)
+        upload.stream.seek(0)
+        if not head:
+            raise PhotoTypeError(f"{what} is empty")
+        kind = kind_of(head)
+        if kind is None:
+            raise PhotoTypeError(
+                f"{what} is not {PHOTO_KIND_NAMES}: its bytes begin {head[:8].hex(' ')}"
+            )
+        if size > max_bytes:
+            raise PhotoTooLargeError(
+                f"{what} is {size} bytes: a photo may be at most {max_bytes} bytes"
+            )
+        kinds.append(kind)
+    photos = []
+    for upload, kind in zip(uploads, kinds, strict=True):
+        blob = store.put(upload.stream, max_bytes=max_bytes)
+        photos.append(Photo(blob.sha256, kind, blob.size))
+    return photos
+
+
+def check_position(lat: float | None, lon: float | None) -> tuple[float | None, float | None]:
+    """A WGS-84 position (degrees), or none; lat and lon go together."""
+    if (lat is None) != (lon is None):
+        raise InvalidRequestError("lat and lon go together: give both or neither")
+    if lat is None or lon is None:
+        return None, None
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidRequestError(f"({lat}, {lon}) is not a WGS-84 position (lat, lon in degrees)")
+    return lat, lon
+
+
+def _text(value: str, what: str) -> str:
+    text = value.strip()
+    if not text or len(text) > MAX_TEXT:
+        raise InvalidRequestError(f"{what}: 1 to {MAX_TEXT} characters")
+    if any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 for ch in text):
+        raise InvalidRequestError(f"{what}: no control characters")
+    return text
+
+
+def _site_on(session: Session, river: River, site_id: str | None) -> str | None:
+    if site_id is None:
+        return None
+    site = session.get(RiverSite, site_id)
+    if site is None or site.river_id != river.id:
+        raise InvalidRequestError(f"site {site_id} is not on river {river.code}")
+    return site.id
+
+
+def _add_photos(
+    session: Session,
+    photos: Sequence[Photo],
+    *,
+    report_id: int | None = None,
+    step_id: int | None = None,
+) -> None:
+    for position, photo in enumerate(photos, 1):
+        session.add(
+            PatrolPhoto(
+                sha256=photo.sha256,
+                content_type=photo.content_type,
+                size=photo.size,
+                report_id=report_id,
+                step_id=step_id,
+                position=position,
+            )
+        )
+
+
+def file_report(
+    session: Session,
+    river: River,
+    *,
+    text: str,
+    patrolled_at: datetime | None,
+    lat: float | None,
+    lon: float | None,
+    site_id: str | None,
+    photos: PhotosIn = NO_PHOTOS,
+    by_user: int,
+    now: datetime,
+) -> PatrolReport:
+    """A patrol report on a river, as filed (it is never changed: notes come beside it)."""
+    at = patrolled_at.astimezone(UTC) if patrolled_at is not None else now
+    if not EARLIEST_PATROL <= at <= now + CLOCK_SKEW:
+        raise InvalidRequestError(
+            "patrolled_at: when the patrol was, from 2020-01-01 up to now, not in the future"
+        )
+    lat, lon = check_position(lat, lon)
+    report = PatrolReport(
+        river_id=river.id,
+        site_id=_site_on(session, river, site_id),
+        text=_text(text, "the report's text"),
+        lat=lat,
+        lon=lon,
+        patrolled_at=at,
+        filed_by=by_user,
+        filed_at=now,
+    )
+    kept = photos.keep()
+    session.add(report)
+    session.flush()
+    _add_photos(session, kept, report_id=report.id)
+    session.flush()
+    return report
+
+
+def note_report(
+    session: Session, report: PatrolReport, text: str, by_user: int, now: datetime
+) -> PatrolReportNote:
+    """A note added to a report (a correction or an addition): the report stays as filed."""
+    note = PatrolReportNote(
+        report_id=report.id, text=_text(text, "the note"), by_user=by_user, at=now
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+def report_problem(
+    session: Session,
+    river: River,
+    *,
+    description: str,
+    lat: float | None,
+    lon: float | None,
+    site_id: str | None,
+    report: PatrolReport | None,
+    photos: PhotosIn = NO_PHOTOS,
+    by_user: int,
+    now: datetime,
+) -> RiverProblem:
+    """A problem reported on a river, from a report of that river or directly."""
+    if report is not None and report.river_id != river.id:
+        raise InvalidRequestError(f"report {report.id} is not on river {river.code}")
+    lat, lon = check_position(lat, lon)
+    problem = RiverProblem(
+        river_id=river.id,
+        site_id=_site_on(session, river, site_id),
+        report_id=report.id if report is not None else None,
+        description=_text(description, "the problem's description"),
+        lat=lat,
+        lon=lon,
+        status="reported",
+        reported_by=by_user,
+        reported_at=now,
+        updated_at=now,
+    )
+    kept = photos.keep()
+    session.add(problem)
+    session.flush()
+    _step(session, problem, "reported", by_user, now, None, photos=kept)
+    return problem
+
+
+# The statuses each step may follow.
+_STEP_FROM = {
+    "assigned": ("reported", "assigned", "reopened"),
+    "fixed": ("assigned", "reopened"),
+    "verified": ("fixed",),
+    "reopened": ("fixed",),
+}
+
+
+def require_status_for(problem: RiverProblem, step: str) -> None:
+    """ConflictError unless the problem's status lets ``step`` come next."""
+    allowed = _STEP_FROM[step]
+    if problem.status not in allowed:
+        choices = ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else allowed[0]
+        raise ConflictError(
+            f"problem {problem.id} is {problem.status}, not {choices}: it cannot be {step}"
+        )
+
+
+def _step(
+    session: Session,
+    problem: RiverProblem,
+    step: str,
+    by_user: int,
+    now: datetime,
+    note: str | None,
+    *,
+    assignee_id: int | None = None,
+    photos: Sequence[Photo] = (),
+) -> ProblemStep:
+    row = ProblemStep(
+        problem_id=problem.id,
+        step=step,
+        by_user=by_user,
+        at=now,
+        note=note,
+        assignee_id=assignee_id,
+    )
+    session.add(row)
+    session.flush()
+    _add_photos(session, photos, step_id=row.id)
+    problem.status = step
+    problem.updated_at = now
+    session.flush()
+    return row
+
+
+def _advance(
+    session: Session,
+    problem: RiverProblem,
+    step: str,
+    by_user: int,
+    now: datetime,
+    note: str | None,
+    **extra: Any,
+) -> ProblemStep:
+    require_status_for(problem, step)
+    return _step(session, problem, step, by_user, now, note, **extra)
+
+
+def assignee_on(session: Session, river: River, username: str) -> User:
+    """The user a problem of this river may be given to: a chief of the river."""
+    user = session.scalar(select(User).where(User.username == username))
+    chairs = user is not None and (
+        session.scalar(
+            select(RiverChief.id)
+            .where(RiverChief.river_id == river.id, RiverChief.user_id == user.id)
+            .limit(1)
+        )
+        is not None
+    )
+    if user is None or not chairs or not user.active:
+        raise InvalidRequestError(f"{username} is not a chief of river {river.code}")
+    return user
+
+
+def assign_problem(
+    session: Session,
+    problem: RiverProblem,
+    assignee: User,
+    note: str | None,
+    by_user: int,
+    now: datetime,
+) -> ProblemStep:
+    """Give the problem to a chief of its river (again, to another, while it is open)."""
+    text = _text(note, "the note") if note else None
+    row = _advance(session, problem, "assigned", by_user, now, text, assignee_id=assignee.id)
+    problem.assignee_id = assignee.id
+    return row
+
+
+def fix_problem(
+    session: Session,
+    problem: RiverProblem,
+    note: str,
+    photos: PhotosIn,
+    by_user: int,
+    now: datetime,
+) -> ProblemStep:
+    """The assignee says it is fixed: what was done, and photos of it."""
+    require_status_for(problem, "fixed")
+    text = _text(note, "the note")
+    return _step(session, problem, "fixed", by_user, now, text, photos=photos.keep())
+
+
+def verify_problem(
+    session: Session, problem: RiverProblem, note: str | None, by_user: int, now: datetime
+) -> ProblemStep:
+    """Seen fixed: the problem is closed."""
+    text = _text(note, "the note") if note else None
+    return _advance(session, problem, "verified", by_user, now, text)
+
+
+def reopen_problem(
+    session: Session, problem: RiverProblem, reason: str, by_user: int, now: datetime
+) -> ProblemStep:
+    """Not fixed after all: back to its assignee, with why."""
+    return _advance(session, problem, "reopened", by_user, now, _text(reason, "the reason"))
