@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,10 @@ from cloud.web.responses import error_responses
 from core import waterclass
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+CASE_NUMBER_EXAMPLE = "沪奉检公益立〔2026〕12号"  # noqa: RUF001  (the office's own brackets)
+CaseNumber = Annotated[
+    str, Path(pattern=service.CASE_NUMBER.pattern, description=f"e.g. {CASE_NUMBER_EXAMPLE}")
+]
 _ERRORS = error_responses(401, 403, 404, 422)
 _WRITE = error_responses(401, 403, 404, 409, 422)
 
@@ -112,14 +117,14 @@ def statistics(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Cas
 
 
 @router.get("/{number}", response_model=CaseDetailOut, responses=_ERRORS)
-def case_detail(number: str, principal: PrincipalDep, session: SessionDep) -> CaseDetailOut:
+def case_detail(number: CaseNumber, principal: PrincipalDep, session: SessionDep) -> CaseDetailOut:
     """A case with every step, who recorded it and when, and the deadline it waits on."""
     return _detail(session, policy.visible_case(session, principal, number))
 
 
 @router.post("/{number}/steps", response_model=CaseDetailOut, responses=_WRITE)
 def add_step(
-    number: str, body: StepIn, principal: PrincipalDep, session: SessionDep, now: NowDep
+    number: CaseNumber, body: StepIn, principal: PrincipalDep, session: SessionDep, now: NowDep
 ) -> CaseDetailOut:
     """The case moves on: refused (409) when the workflow or the law's deadlines forbid it."""
     require(policy.may_move_cases(principal), "record case steps")

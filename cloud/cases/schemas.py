@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from cloud.rivers.service import RIVER_CODE
 from cloud.web.fields import PLAIN_TEXT, TEXT_WITH_LINES
 
 
@@ -16,7 +17,9 @@ class CaseIn(BaseModel):
     )
     variant: Literal["administrative", "civil"]
     title: str = Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)
-    rivers: list[str] = Field(min_length=1, description="river codes")
+    rivers: list[Annotated[str, Field(pattern=RIVER_CODE.pattern)]] = Field(
+        min_length=1, max_length=50, description="river codes"
+    )
     clue_on: date = Field(description="the day the clue came")
     summary: str | None = Field(default=None, max_length=5000, pattern=TEXT_WITH_LINES)
     agency: str | None = Field(
