@@ -51,9 +51,11 @@ REASON_LABELS = {
 }
 # A class timeline shows at most this many local days (the rivers API's limit too).
 MAX_CLASS_DAYS = 92
-# Samples judged for one page at most: the judgement costs about a millisecond a sample
-# (cloud.rivers.trust), so a busy station's long period is judged over its last days.
-MAX_JUDGED_SAMPLES = 3000
+# Samples judged for one page at most: judging and classing cost about 40 µs a sample of
+# five parameters (cloud.rivers.assess, trust included; docs/benchmarks.md "Trust
+# judgements"), so a month of 5-minute samples in about 0.35 s; a busy station's longer
+# period is judged over its last days.
+MAX_JUDGED_SAMPLES = 9000
 
 
 def class_label(cls: int | None) -> str:
