@@ -98,10 +98,6 @@ class WorseRun:
     def latest(self) -> Assessed:
         return self.samples[-1]
 
-    @property
-    def worst(self) -> int:
-        return max(a.cls or 0 for a in self.samples)
-
 
 def worse_runs(assessed: Sequence[Assessed], target: int) -> list[tuple[WorseRun, int | None]]:
     """Every run of consecutive classed samples worse than ``target``, oldest first, each

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,19 +32,13 @@ from cloud.alerts import service as alerts
 from cloud.fleet.models import Device
 from cloud.rivers import assess, service
 from cloud.rivers.models import RiverSite, SiteCondition, WaterRule
-from cloud.timeseries.queries import Statement, water_samples_statement
-from cloud.timeseries.schema import WATER_PARAMETER_NAMES
+from cloud.rivers.queries import Query, load_samples
 from core import contract as c
 from core import waterclass
 
 log = logging.getLogger(__name__)
 
 RIVER_SEVERITIES = {"class_worse": "major", "station_silent": "minor"}
-_STATUS_SUFFIX = "_status"
-_IDS = {name: c.WATER_PARAMETER_IDS[name] for name in WATER_PARAMETER_NAMES}
-
-# Runs an InfluxQL statement; gives rows as ``cloud.timeseries.queries.rows_of`` does.
-Query = Callable[[Statement], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -196,14 +190,7 @@ class RiverChecks:
 
     def silence(self, site: RiverSite, devices: Sequence[Device]) -> None:
         key = site_key(site.id, "station_silent")
-        newest = max(
-            (d.last_record_ts for d in devices if d.last_record_ts is not None), default=None
-        )
-        since = (
-            datetime.fromtimestamp(newest, UTC)
-            if newest is not None
-            else min(d.created_at for d in devices)
-        )
+        since, newest = _last_heard(devices)
         limit = self._settings.silent_after_s
         if (self._now - since).total_seconds() < limit:
             if alerts.end_cause(self._session, key, since, self._now, "samples arrive again"):
@@ -291,8 +278,7 @@ class RiverChecks:
     def samples(
         self, device_ids: Sequence[str], start: datetime, end: datetime
     ) -> list[assess.Sample]:
-        rows = self._query(water_samples_statement(device_ids, start, end))
-        return [sample_of(row) for row in rows]
+        return load_samples(self._query, device_ids, start, end)
 
 
 RULE_CAUSES = {
@@ -408,9 +394,16 @@ def _days_rule(
     )
 
 
-def _silent_rule(rule: WaterRule, devices: Sequence[Device], now: datetime) -> _Finding:
+def _last_heard(devices: Sequence[Device]) -> tuple[datetime, int | None]:
+    """Since when a site's stations have been silent: their newest record (device time),
+    or, if none has ever sent one, when the first was registered; and that record's ts."""
     newest = max((d.last_record_ts for d in devices if d.last_record_ts is not None), default=None)
     since = _utc(newest) if newest is not None else min(d.created_at for d in devices)
+    return since, newest
+
+
+def _silent_rule(rule: WaterRule, devices: Sequence[Device], now: datetime) -> _Finding:
+    since, newest = _last_heard(devices)
     limit = int(rule.duration_s or 0)
     if (now - since).total_seconds() < limit:
         return _Finding(False, since, "samples arrive")
@@ -425,22 +418,6 @@ def _silent_rule(rule: WaterRule, devices: Sequence[Device], now: datetime) -> _
 
 def _utc(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-def sample_of(row: Mapping[str, Any]) -> assess.Sample:
-    """A stored water point (physical values, ``<name>_status`` fields) as a sample."""
-    values: dict[int, float | None] = {}
-    statuses: dict[int, int] = {}
-    for name, pid in _IDS.items():
-        value = row.get(name)
-        status = row.get(name + _STATUS_SUFFIX)
-        if value is not None:
-            values[pid] = float(value)
-        if status is not None and int(status) != c.VALUE_NORMAL:
-            statuses[pid] = int(status)
-            values.setdefault(pid, None)
-    moment = row["time"]
-    return assess.Sample(int(moment.timestamp()), str(row["device_id"]), values, statuses)
 
 
 def _explain(site: RiverSite, target: int, run: assess.WorseRun, needed: int) -> dict[str, Any]:

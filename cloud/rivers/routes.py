@@ -26,7 +26,6 @@ from cloud.identity.deps import PrincipalDep
 from cloud.identity.models import User
 from cloud.identity.policy import require
 from cloud.rivers import assess, policy, service
-from cloud.rivers.checks import sample_of
 from cloud.rivers.models import (
     OPEN_PROBLEM_STATUSES,
     PatrolPhoto,
@@ -40,7 +39,7 @@ from cloud.rivers.models import (
     StationLatest,
     WaterRule,
 )
-from cloud.rivers.queries import stations_by_site
+from cloud.rivers.queries import load_samples, stations_by_site
 from cloud.rivers.schemas import (
     AssignIn,
     ChiefOut,
@@ -68,7 +67,6 @@ from cloud.rivers.service import RIVER_CODE
 from cloud.timeseries.queries import (
     Aggregate,
     rows_of,
-    water_samples_statement,
     water_statement,
 )
 from cloud.timeseries.schema import WATER_PARAMETER_NAMES
@@ -119,11 +117,12 @@ def site_classes(
     )
     days: list[DayClassOut] = []
     if device_ids:
-        statement = water_samples_statement(device_ids, window.start, window.end)
-        samples = [
-            sample_of(row)
-            for row in rows_of(runtime.influx.query(statement.text, statement.params))
-        ]
+        samples = load_samples(
+            lambda s: rows_of(runtime.influx.query(s.text, s.params)),
+            device_ids,
+            window.start,
+            window.end,
+        )
         zone = ZoneInfo(runtime.settings.console_timezone)
         for day in assess.daily_classes(
             assess.assess(samples, site.waterbody), site.waterbody, zone

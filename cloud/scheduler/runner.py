@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alerts import service as alerts
 from cloud.alerts.changes import ALERTS_CHANGED
 from cloud.cases.checks import CaseChecks
-from cloud.rivers.checks import Query, RiverChecks, RiverCheckSettings
+from cloud.rivers.checks import RiverChecks, RiverCheckSettings
+from cloud.rivers.queries import Query
 from cloud.scheduler import lease
 from cloud.supervision.checks import Checks, CheckSettings
 from cloud.supervision.evaluate import AlertPolicy

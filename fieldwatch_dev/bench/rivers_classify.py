@@ -43,8 +43,8 @@ from cloud.fleet.models import Device
 from cloud.fleet.service import add_gateway
 from cloud.rivers import classes
 from cloud.rivers import service as rivers
-from cloud.rivers.checks import sample_of
 from cloud.rivers.models import StationLatest
+from cloud.rivers.queries import sample_of
 from cloud.timeseries.influx import InfluxStore
 from cloud.timeseries.points import RecordContext, record_point
 from cloud.timeseries.queries import latest_water_statement, rows_of

@@ -60,9 +60,8 @@ from cloud.fleet.models import Device
 from cloud.identity.policy import require
 from cloud.rivers import assess
 from cloud.rivers import policy as rivers_policy
-from cloud.rivers.checks import sample_of
 from cloud.rivers.models import RiverSite
-from cloud.rivers.queries import stations_by_site
+from cloud.rivers.queries import sample_of, stations_by_site
 from cloud.timeseries.influx import InfluxStore
 from cloud.timeseries.queries import (
     Statement,
