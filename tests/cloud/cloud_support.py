@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from cloud.api.app import create_app
 from cloud.db.engine import make_engine, make_sessions
@@ -133,6 +134,17 @@ class Cloud:
             {"d": device_id},
         )
         return [row for s in series for row in s.rows()]
+
+
+@contextmanager
+def database(cloud: Cloud) -> Iterator[Session]:
+    """A transaction on the test cloud's database, committed at the end."""
+    engine = make_engine(str(cloud.settings.database_url))
+    try:
+        with make_sessions(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def populate(settings: CloudSettings, now: datetime) -> tuple[dict[str, str], dict[str, str]]:

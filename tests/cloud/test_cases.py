@@ -6,16 +6,14 @@ replies raised by the scheduler, a river chief on the same case, statistics."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from cloud_support import PASSWORD, Cloud
+from cloud_support import PASSWORD, Cloud, database
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from cloud.alerts.models import Alert
 from cloud.db.engine import make_engine, make_sessions
@@ -28,16 +26,6 @@ from cloud.supervision.checks import CheckSettings
 from cloud.supervision.evaluate import AlertPolicy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@contextmanager
-def database(cloud: Cloud) -> Iterator[Session]:
-    engine = make_engine(str(cloud.settings.database_url))
-    try:
-        with make_sessions(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

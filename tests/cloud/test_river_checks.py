@@ -6,15 +6,13 @@ station is an alert, and a river chief sees only the alerts of their sites."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from cloud_support import Cloud, item
+from cloud_support import Cloud, database, item
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from cloud.alerts import service as alerts
 from cloud.alerts.models import Alert
@@ -30,16 +28,6 @@ from core.messages import WaterSample
 
 PH, DO, NH3N = c.WATER_PARAMETER_IDS["ph"], 3, c.WATER_PARAMETER_IDS["ammonia_nitrogen"]
 EVERY_S = 300
-
-
-@contextmanager
-def database(cloud: Cloud) -> Iterator[Session]:
-    engine = make_engine(str(cloud.settings.database_url))
-    try:
-        with make_sessions(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def target(cloud: Cloud, site_id: str, cls: int, waterbody: str = "river") -> None:

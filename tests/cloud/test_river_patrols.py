@@ -10,18 +10,15 @@ import hashlib
 import struct
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cloud_support import Cloud, cloud_settings, running_cloud
+from cloud_support import Cloud, cloud_settings, database, running_cloud
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from cloud.db.engine import make_engine, make_sessions
 from cloud.identity.models import Role
 from cloud.identity.service import add_user, get_user
 from cloud.rivers import service as rivers
@@ -71,16 +68,6 @@ def jpeg() -> bytes:
         + b"\x3f"
         + b"\xff\xd9"
     )
-
-
-@contextmanager
-def database(cloud: Cloud) -> Iterator[Session]:
-    engine = make_engine(str(cloud.settings.database_url))
-    try:
-        with make_sessions(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def with_rivers(cloud: Cloud) -> Cloud:

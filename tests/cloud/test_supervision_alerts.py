@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from cloud_support import T0, Cloud, batch_body, item, served
+from cloud_support import T0, Cloud, batch_body, database, item, served
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from cloud.alerts import service as alerts
 from cloud.alerts.models import Alert
@@ -42,16 +40,6 @@ def north_of_home(metres: float) -> tuple[int, int]:
 def fix_at(seq: int, ts: int, metres: float, accuracy_m: int = 10, boot: int = 1) -> LocationFix:
     lat_e7, lon_e7 = north_of_home(metres)
     return LocationFix(boot, seq, ts, lat_e7, lon_e7, accuracy_m, c.FIX_GNSS)
-
-
-@contextmanager
-def database(cloud: Cloud) -> Iterator[Session]:
-    engine = make_engine(str(cloud.settings.database_url))
-    try:
-        with make_sessions(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def home_zone(cloud: Cloud, radius_m: float = 200, dwell_s: int = 30, schedule: str = "") -> int:
